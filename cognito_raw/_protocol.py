@@ -1,0 +1,339 @@
+"""The awsJson1.1 wire for UpdateAuthEventFeedback, with no I/O.
+
+``build_request`` turns a request object into method, URL, headers and body;
+``parse_response`` turns status, headers and body into a response or raises.
+Every client, the CLI and the fake drive these two; nothing else in the package
+knows the wire. Facts and sources: ../shared/PROTOCOL.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from ._endpoints import check_endpoint_url, resolve_endpoint
+from ._errors import (
+    ERROR_CLASSES,
+    InvalidParameterException,
+    ProtocolError,
+    ServiceError,
+    ValidationError,
+)
+from ._model import UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse, region_of
+from ._version import __version__
+
+__all__ = [
+    "CONTENT_TYPE",
+    "NON_RETRYABLE_CODES",
+    "OPERATION",
+    "RETRYABLE_CODES",
+    "TARGET",
+    "TARGET_PREFIX",
+    "Headers",
+    "HttpRequest",
+    "build_request",
+    "is_retryable",
+    "parse_response",
+    "redact_body",
+    "sanitize_error_code",
+    "user_agent",
+]
+
+# spec/cognito-idp.json: metadata.targetPrefix, metadata.jsonVersion.
+TARGET_PREFIX: Final = "AWSCognitoIdentityProviderService"
+OPERATION: Final = "UpdateAuthEventFeedback"
+TARGET: Final = f"{TARGET_PREFIX}.{OPERATION}"
+CONTENT_TYPE: Final = "application/x-amz-json-1.1"
+
+# Retryable codes: the AWS SDKs' standard-mode throttling and transient lists,
+# less LimitExceededException, which in Cognito is a hard quota (too many
+# verification attempts): retrying it only burns the quota further.
+RETRYABLE_CODES: Final = frozenset(
+    {
+        "TooManyRequestsException",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalErrorException",
+        "InternalFailure",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+    }
+)
+NON_RETRYABLE_CODES: Final = frozenset({"LimitExceededException"})
+# Messages Cognito (or its front door) sends with no code when throttling
+# (aws-amplify/amplify-js#6767).
+_THROTTLE_MESSAGES: Final = frozenset({"rate exceeded", "too many requests"})
+# Gateway statuses are transient whatever code a load balancer put on them.
+_TRANSIENT_STATUSES: Final = frozenset({502, 503, 504})
+
+# Bounds on what an error reply can put into an exception: a hostile endpoint
+# must not be able to make us carry megabytes around in a message.
+_MAX_MESSAGE: Final = 1024
+_MAX_CODE: Final = 128
+_REDACTED: Final = "<redacted>"
+# Secrets shorter than this are not scrubbed from server messages: replacing
+# every "a" in "Rate exceeded" would destroy the message and hide nothing.
+_MIN_SCRUB: Final = 4
+
+Headers = Mapping[str, str] | Iterable[tuple[str, str]] | Iterable[tuple[bytes, bytes]]
+
+
+def user_agent(extra: str | None = None) -> str:
+    """The User-Agent header value: cognito-raw's version and Python's."""
+    base = _USER_AGENT
+    return f"{base} {extra}" if extra else base
+
+
+_USER_AGENT: Final = (
+    f"cognito-raw/{__version__} python/{sys.version_info[0]}.{sys.version_info[1]}"
+    f".{sys.version_info[2]}"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """A request ready to send: ``method``, ``url``, ``headers`` and ``body``.
+
+    Its ``repr()`` leaves the body out (it holds the username and token); use
+    ``redacted_body()`` to show it.
+    """
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+    def redacted_body(self) -> str:
+        """The body with ``Username`` and ``FeedbackToken`` replaced."""
+        return redact_body(self.body)
+
+    def __repr__(self) -> str:
+        return (
+            f"HttpRequest(method={self.method!r}, url={self.url!r}, "
+            f"headers={self.headers!r}, body=<{len(self.body)} bytes, redacted>)"
+        )
+
+
+def redact_body(body: bytes) -> str:
+    """A request body as text with the secret members replaced by ``<redacted>``.
+
+    A body that is not a JSON object is not shown at all.
+    """
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return f"<{len(body)} bytes, not JSON>"
+    if not isinstance(data, dict):
+        return f"<{len(body)} bytes, not a JSON object>"
+    for key in ("Username", "FeedbackToken"):
+        if key in data:
+            data[key] = _REDACTED
+    return json.dumps(data)
+
+
+def build_request(
+    request: UpdateAuthEventFeedbackRequest,
+    *,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    use_fips: bool = False,
+    use_dualstack: bool = False,
+    allow_http: bool = False,
+    user_agent_extra: str | None = None,
+) -> HttpRequest:
+    """Build the HTTP request for one UpdateAuthEventFeedback call.
+
+    The endpoint is ``endpoint_url`` when given (``http://`` only to a loopback
+    host unless ``allow_http``), else the cognito-idp endpoint of ``region``,
+    which defaults to the user pool ID's prefix. The region always passes a
+    strict host-label check, so a pool ID from an untrusted link cannot steer
+    the request to another host. Raises ``ValidationError`` and sends nothing.
+    """
+    if endpoint_url is not None:
+        if use_fips or use_dualstack:
+            # The ruleset: "Invalid Configuration: FIPS and custom endpoint
+            # are not supported" (likewise dual-stack).
+            raise ValidationError(
+                field="endpoint_url",
+                rule="a custom endpoint cannot be combined with use_fips or use_dualstack",
+            )
+        url = check_endpoint_url(endpoint_url, allow_http=allow_http) + "/"
+    else:
+        if region is None:
+            region = region_of(request.user_pool_id)
+        url = resolve_endpoint(region, use_fips=use_fips, use_dualstack=use_dualstack) + "/"
+    # Members in the model's order; unchecked requests send their values as given.
+    body = json.dumps(
+        {
+            "UserPoolId": request.user_pool_id,
+            "Username": request.username,
+            "EventId": request.event_id,
+            "FeedbackToken": request.feedback_token,
+            "FeedbackValue": str(request.feedback_value),
+        },
+        separators=(",", ":"),
+    ).encode()
+    headers = {
+        "Content-Type": CONTENT_TYPE,
+        "X-Amz-Target": TARGET,
+        "Content-Length": str(len(body)),
+        "User-Agent": user_agent(user_agent_extra),
+    }
+    return HttpRequest("POST", url, headers, body)
+
+
+def sanitize_error_code(raw: str) -> str:
+    """Reduce a wire error code to its shape name (Smithy awsJson1.1 rules).
+
+    Keep what precedes the first ``:`` (a URI suffix), then what follows the
+    last ``#`` (a namespace). Idempotent: the result has neither character.
+    """
+    code = raw.split(":", 1)[0]
+    code = code.rpartition("#")[2]
+    return code.strip()
+
+
+def is_retryable(code: str | None, status_code: int, message: str = "") -> bool:
+    """Whether an error reply is worth retrying (the operation is idempotent).
+
+    Throttling and transient codes, ``InternalErrorException``, gateway
+    statuses, a 5xx with no code, and a codeless throttle (``Rate exceeded``,
+    or HTTP 429) are retryable. ``LimitExceededException`` and every other
+    4xx are not.
+    """
+    if code is not None:
+        if code in NON_RETRYABLE_CODES:
+            return False
+        return code in RETRYABLE_CODES or status_code in _TRANSIENT_STATUSES
+    if status_code >= 500 or status_code == 429:
+        return True
+    return message.strip().casefold() in _THROTTLE_MESSAGES
+
+
+def _header_dict(headers: Headers) -> dict[str, str]:
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    out: dict[str, str] = {}
+    for name, value in items:
+        key = name.decode("latin-1") if isinstance(name, bytes) else name
+        text = value.decode("latin-1") if isinstance(value, bytes) else value
+        out[key.lower()] = text
+    return out
+
+
+def _parse_retry_after(headers: dict[str, str]) -> float | None:
+    # x-amz-retry-after is in milliseconds (the AWS SDKs' convention);
+    # Retry-After in seconds. HTTP-date forms are ignored: without a trusted
+    # clock the core cannot turn them into a delay.
+    for name, scale in (("x-amz-retry-after", 0.001), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            value = float(raw.strip()) * scale
+        except ValueError:
+            continue
+        if math.isfinite(value) and value >= 0:
+            return value
+    return None
+
+
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if len(secret) >= _MIN_SCRUB and secret in text:
+            text = text.replace(secret, _REDACTED)
+    if len(text) > _MAX_MESSAGE:
+        text = text[:_MAX_MESSAGE] + "..."
+    return text
+
+
+def _load_object(body: bytes) -> dict[str, object] | None:
+    # json.loads raises RecursionError for deeply nested input, ValueError for
+    # bad JSON or bad UTF-8: both mean "not a JSON object" here.
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def parse_response(
+    status_code: int,
+    headers: Headers,
+    body: bytes,
+    *,
+    secrets: Iterable[str] = (),
+) -> UpdateAuthEventFeedbackResponse:
+    """Decode a reply: return the response, or raise.
+
+    A 2xx with an empty body or any JSON object is success. An error reply
+    raises the ``ServiceError`` subclass named by its code (header
+    ``X-Amzn-ErrorType``, else body ``code``, else body ``__type``), or a
+    plain ``ServiceError``. Anything that is not a Cognito answer (a 1xx or
+    3xx, a 2xx whose body is not a JSON object) raises ``ProtocolError``.
+    ``secrets`` (the username and token sent) are scrubbed from messages.
+    Total: for any input it returns or raises a ``CognitoError``.
+    """
+    h = _header_dict(headers)
+    request_id = h.get("x-amzn-requestid") or h.get("x-amz-request-id") or None
+    if 200 <= status_code < 300:
+        if body.strip() and _load_object(body) is None:
+            raise ProtocolError(
+                f"HTTP {status_code} reply whose body is not a JSON object "
+                "(the feedback may not have been recorded)",
+                status_code=status_code,
+                request_id=request_id,
+            )
+        return UpdateAuthEventFeedbackResponse(request_id=request_id, status_code=status_code)
+    if status_code < 400 or status_code > 599:
+        what = "a redirect, not followed" if 300 <= status_code < 400 else "not a Cognito reply"
+        raise ProtocolError(
+            f"unexpected HTTP {status_code}: {what}",
+            status_code=status_code,
+            request_id=request_id,
+        )
+    data = _load_object(body) or {}
+    code: str | None = None
+    for raw in (h.get("x-amzn-errortype"), data.get("code"), data.get("__type")):
+        if isinstance(raw, str):
+            code = sanitize_error_code(raw)[:_MAX_CODE] or None
+            if code is not None:
+                break
+    message: object = data.get("message")
+    if not isinstance(message, str):
+        message = data.get("Message")
+    if not isinstance(message, str):
+        message = h.get("x-amzn-errormessage")
+    if not isinstance(message, str):
+        message = "" if not body.strip() or data else "reply body is not JSON"
+    message = _scrub(message, secrets)
+    retryable = is_retryable(code, status_code, message)
+    cls = ERROR_CLASSES.get(code, ServiceError) if code is not None else ServiceError
+    error = cls(
+        code=code,
+        message=message,
+        status_code=status_code,
+        request_id=request_id,
+        retryable=retryable,
+        retry_after=_parse_retry_after(h),
+    )
+    if isinstance(error, InvalidParameterException):
+        reason = data.get("reasonCode")
+        error.reason_code = _scrub(reason, secrets) if isinstance(reason, str) else None
+    raise error

@@ -1,0 +1,80 @@
+"""The core imports only the standard library; the public surface is explicit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import cognito_raw
+
+# -I drops the working directory from sys.path: point the child at the same
+# cognito_raw this process imported (installed or checked out).
+_PACKAGE_PARENT = str(Path(cognito_raw.__file__).resolve().parent.parent)
+
+# Run in a fresh interpreter: this test process has httpx, hypothesis and
+# botocore loaded already.
+_PROBE = textwrap.dedent(
+    """
+    import json, sys
+    sys.path.insert(0, sys.argv[1])
+    before = set(sys.modules)
+    import cognito_raw
+    from cognito_raw import UpdateAuthEventFeedbackRequest, build_request, parse_response
+    req = UpdateAuthEventFeedbackRequest(
+        user_pool_id="eu-west-1_AbC", username="u", event_id="e",
+        feedback_token="t", feedback_value="valid",
+    )
+    build_request(req)
+    build_request(req, endpoint_url="http://127.0.0.1:9")
+    parse_response(200, {"x-amzn-RequestId": "r"}, b"{}")
+    try:
+        parse_response(400, {}, b'{"__type":"NotAuthorizedException"}')
+    except cognito_raw.ServiceError:
+        pass
+    new = sorted(m for m in set(sys.modules) - before)
+    print(json.dumps(new))
+    """
+)
+
+
+def test_core_imports_only_the_standard_library() -> None:
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", _PROBE, _PACKAGE_PARENT],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    loaded = json.loads(out)
+    third_party = [
+        name
+        for name in loaded
+        if name.split(".")[0] not in sys.stdlib_module_names
+        and name.split(".")[0] != "cognito_raw"
+    ]
+    assert third_party == []
+    assert "httpx" not in loaded
+    assert "cognito_raw" in loaded
+
+
+def test_all_is_sorted_and_complete() -> None:
+    names = cognito_raw.__all__
+    assert names == sorted(names)
+    assert len(set(names)) == len(names)
+    for name in names:
+        assert getattr(cognito_raw, name) is not None
+    public = {
+        name
+        for name in vars(cognito_raw)
+        if not name.startswith("_") and not isinstance(getattr(cognito_raw, name), type(sys))
+    }
+    assert public - {"annotations"} <= set(names)
+
+
+def test_public_names_have_docstrings() -> None:
+    for name in cognito_raw.__all__:
+        obj = getattr(cognito_raw, name)
+        if callable(obj):
+            assert obj.__doc__, name
