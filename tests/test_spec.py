@@ -1,0 +1,125 @@
+"""spec/cognito-idp.json against the installed botocore, and the code against spec/.
+
+The constants stay written in code (no JSON at import time); these tests are
+what keeps the two copies honest.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from cognito_raw import FeedbackValue, UpdateAuthEventFeedbackRequest, build_request
+from cognito_raw import _model as model
+from cognito_raw import _protocol as protocol
+from cognito_raw._errors import ERROR_CLASSES, InternalErrorException, InvalidParameterException
+
+EXAMPLE = UpdateAuthEventFeedbackRequest(
+    user_pool_id="us-east-1_AbC",
+    username="u",
+    event_id="e",
+    feedback_token="t",
+    feedback_value="valid",
+)
+SPEC = Path(__file__).resolve().parent.parent / "spec"
+
+
+@cache
+def vendored() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((SPEC / "cognito-idp.json").read_text(encoding="utf-8"))
+    return data
+
+
+def shape(name: str) -> dict[str, Any]:
+    result: dict[str, Any] = vendored()["shapes"][name]
+    return result
+
+
+def member_shape(member: str) -> dict[str, Any]:
+    ref = shape("UpdateAuthEventFeedbackRequest")["members"][member]["shape"]
+    return shape(ref)
+
+
+def test_spec_matches_the_installed_botocore() -> None:
+    # Fails when botocore (pinned in the dev extra) moves on: rerun
+    # spec/regenerate.py and bring the constants in line.
+    module_spec = importlib.util.spec_from_file_location(
+        "_spec_regenerate", SPEC / "regenerate.py"
+    )
+    assert module_spec is not None
+    assert module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    assert module.regenerate_model() == vendored()
+
+
+def test_target_and_protocol() -> None:
+    meta = vendored()["metadata"]
+    assert meta["targetPrefix"] == protocol.TARGET_PREFIX
+    assert meta["protocol"] == "json"
+    assert f"application/x-amz-json-{meta['jsonVersion']}" == protocol.CONTENT_TYPE
+    operation = vendored()["operation"]
+    assert operation["name"] == protocol.OPERATION
+    assert operation["http"] == {"method": "POST", "requestUri": "/"}
+    assert operation["auth"] == ["smithy.api#noAuth"]  # sent unsigned
+
+
+def test_members_and_their_order() -> None:
+    request = shape(vendored()["operation"]["input"]["shape"])
+    assert request["required"] == list(request["members"])
+    body = json.loads(build_request(EXAMPLE).body)
+    assert list(body) == list(request["members"])
+    assert shape(vendored()["operation"]["output"]["shape"]) == {
+        "type": "structure",
+        "members": {},
+    }
+
+
+def test_constraints_match_the_code() -> None:
+    pool = member_shape("UserPoolId")
+    assert (pool["min"], pool["max"], pool["pattern"]) == (
+        model.USER_POOL_ID_MIN,
+        model.USER_POOL_ID_MAX,
+        model.USER_POOL_ID_PATTERN,
+    )
+    user = member_shape("Username")
+    assert (user["min"], user["max"], user["pattern"]) == (
+        model.USERNAME_MIN,
+        model.USERNAME_MAX,
+        model.USERNAME_PATTERN,
+    )
+    assert set(re.findall(r"\\p\{(\w)\}", user["pattern"])) == model.USERNAME_CATEGORIES
+    event = member_shape("EventId")
+    assert (event["min"], event["max"], event["pattern"]) == (
+        model.EVENT_ID_MIN,
+        model.EVENT_ID_MAX,
+        model.EVENT_ID_PATTERN,
+    )
+    token = member_shape("FeedbackToken")
+    assert token["pattern"] == model.FEEDBACK_TOKEN_PATTERN
+    assert "min" not in token
+    assert "max" not in token
+    assert member_shape("FeedbackValue")["enum"] == [v.value for v in FeedbackValue]
+
+
+def test_sensitive_members_are_the_redacted_ones() -> None:
+    members = shape("UpdateAuthEventFeedbackRequest")["members"]
+    sensitive = {name for name in members if member_shape(name).get("sensitive")}
+    assert sensitive == {"Username", "FeedbackToken"}
+    shown = json.loads(build_request(EXAMPLE).redacted_body())
+    assert {k for k, v in shown.items() if v == "<redacted>"} == sensitive
+
+
+def test_errors_match_the_code() -> None:
+    modeled = [ref["shape"] for ref in vendored()["operation"]["errors"]]
+    assert sorted(modeled) == sorted(ERROR_CLASSES)
+    server_faults = {name for name in modeled if shape(name).get("error", {}).get("fault")}
+    server_faults |= {name for name in modeled if shape(name).get("fault")}
+    assert server_faults <= {InternalErrorException.__name__}
+    assert "reasonCode" in shape(InvalidParameterException.__name__)["members"]
+    for name in modeled:
+        assert not shape(name).get("retryable")  # no modeled retryable trait
