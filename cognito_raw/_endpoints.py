@@ -24,9 +24,13 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Final, NamedTuple
 
 from cognito_raw._errors import ValidationError
+
+# typing costs milliseconds at import; annotations alone need it (PEP 563).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = [
     "PARTITIONS",
@@ -37,16 +41,41 @@ __all__ = [
 ]
 
 
-class Partition(NamedTuple):
+class Partition:
     """One partition of partitions.json, with the outputs the ruleset reads."""
 
-    name: str
-    region_regex: str
-    regions: tuple[str, ...]
-    dns_suffix: str
-    dual_stack_dns_suffix: str
-    supports_fips: bool
-    supports_dual_stack: bool
+    # A plain slotted class: typing.NamedTuple would import typing at startup.
+    __slots__ = (
+        "dns_suffix",
+        "dual_stack_dns_suffix",
+        "name",
+        "region_regex",
+        "regions",
+        "supports_dual_stack",
+        "supports_fips",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        region_regex: str,
+        regions: tuple[str, ...],
+        dns_suffix: str,
+        dual_stack_dns_suffix: str,
+        supports_fips: bool,
+        supports_dual_stack: bool,
+    ) -> None:
+        self.name = name
+        self.region_regex = region_regex
+        self.regions = regions
+        self.dns_suffix = dns_suffix
+        self.dual_stack_dns_suffix = dual_stack_dns_suffix
+        self.supports_fips = supports_fips
+        self.supports_dual_stack = supports_dual_stack
+
+    def __repr__(self) -> str:
+        return f"Partition(name={self.name!r}, dns_suffix={self.dns_suffix!r})"
 
 
 # partitions.json, in its order: aws.partition returns the first partition
@@ -191,9 +220,11 @@ PARTITIONS: Final[tuple[Partition, ...]] = (
 # The patterns are compiled exactly as botocore uses them (re.match, no flags).
 # Flags would not change anything: a validated region is [a-z0-9-] only, and
 # has no trailing newline for "$" to match before.
-_MATCHERS: Final[tuple[tuple[Partition, frozenset[str], re.Pattern[str]], ...]] = tuple(
-    (p, frozenset(p.regions), re.compile(p.region_regex)) for p in PARTITIONS
-)
+@functools.cache
+def _matchers() -> tuple[tuple[Partition, frozenset[str], re.Pattern[str]], ...]:
+    # Compiled on first use, not at import: eight patterns are a measurable
+    # share of a cold start, and most processes resolve one region.
+    return tuple((p, frozenset(p.regions), re.compile(p.region_regex)) for p in PARTITIONS)
 
 # The ruleset's FIPS + dual-stack branch names four regions whose endpoint
 # stays on amazonaws.com instead of the dual-stack suffix (stringEquals on
@@ -251,7 +282,7 @@ def _partition_of(region: str) -> Partition:
     # The ruleset's aws.partition (botocore endpoint_provider.py, aws_partition
     # and is_partition_match): explicit region list or regionRegex, first
     # partition wins, and an unknown region falls back to "aws".
-    for partition, regions, pattern in _MATCHERS:
+    for partition, regions, pattern in _matchers():
         if region in regions or pattern.match(region) is not None:
             return partition
     return PARTITIONS[0]

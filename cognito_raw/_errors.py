@@ -29,8 +29,11 @@ raises a plain ``ServiceError`` with ``.code`` kept. The code to class table is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Final
+# typing costs milliseconds at import; annotations alone need it (PEP 563).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any, Final
 
 __all__ = [
     "ERROR_CLASSES",
@@ -56,7 +59,14 @@ def _rebuild(cls: type[BaseException], kwargs: Mapping[str, Any]) -> BaseExcepti
 
 
 class CognitoError(Exception):
-    """Base class of every exception cognito-raw raises."""
+    """Base class of every exception cognito-raw raises.
+
+    ``attempts`` is how many attempts the call made and ``errors`` the
+    exceptions of the attempts before the last (set by the clients).
+    """
+
+    attempts: int = 1
+    errors: tuple[CognitoError, ...] = ()
 
     def _kwargs(self) -> dict[str, Any]:
         return {"message": str(self)}
@@ -140,9 +150,13 @@ class ProtocolError(CognitoError):
         *,
         status_code: int | None = None,
         request_id: str | None = None,
+        attempts: int = 1,
+        errors: tuple[CognitoError, ...] = (),
     ) -> None:
         self.status_code = status_code
         self.request_id = request_id
+        self.attempts = attempts
+        self.errors = errors
         super().__init__(message)
 
     def _kwargs(self) -> dict[str, Any]:
@@ -150,6 +164,8 @@ class ProtocolError(CognitoError):
             "message": self.args[0],
             "status_code": self.status_code,
             "request_id": self.request_id,
+            "attempts": self.attempts,
+            "errors": self.errors,
         }
 
 

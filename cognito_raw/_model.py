@@ -11,10 +11,14 @@ from __future__ import annotations
 import enum
 import re
 import unicodedata
-from dataclasses import dataclass
-from typing import Final
 
 from ._errors import ValidationError
+from ._record import Record
+
+# typing costs milliseconds at import; annotations alone need it (PEP 563).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = [
     "EVENT_ID_MAX",
@@ -190,14 +194,17 @@ def validate_feedback_value(value: object) -> FeedbackValue:
     )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class UpdateAuthEventFeedbackRequest:
+class UpdateAuthEventFeedbackRequest(Record):
     """One UpdateAuthEventFeedback call, validated when built.
 
-    Raises ``ValidationError`` naming the field and the rule. ``repr()`` hides
-    ``username`` and ``feedback_token``. To send what the model forbids (to
-    fuzz a server), build one with ``unchecked()``.
+    Immutable and keyword-only. Raises ``ValidationError`` naming the field
+    and the rule. ``repr()`` hides ``username`` and ``feedback_token``. To
+    send what the model forbids (to fuzz a server), build one with
+    ``unchecked()``.
     """
+
+    __slots__ = ("event_id", "feedback_token", "feedback_value", "user_pool_id", "username")
+    _fields = ("user_pool_id", "username", "event_id", "feedback_token", "feedback_value")
 
     user_pool_id: str
     username: str
@@ -205,13 +212,20 @@ class UpdateAuthEventFeedbackRequest:
     feedback_token: str
     feedback_value: FeedbackValue | str
 
-    def __post_init__(self) -> None:
-        validate_user_pool_id(self.user_pool_id)
-        validate_username(self.username)
-        validate_event_id(self.event_id)
-        validate_feedback_token(self.feedback_token)
-        # frozen: normalise 'valid' -> FeedbackValue.VALID through object.__setattr__.
-        object.__setattr__(self, "feedback_value", validate_feedback_value(self.feedback_value))
+    def __init__(
+        self,
+        *,
+        user_pool_id: str,
+        username: str,
+        event_id: str,
+        feedback_token: str,
+        feedback_value: FeedbackValue | str,
+    ) -> None:
+        self._set("user_pool_id", validate_user_pool_id(user_pool_id))
+        self._set("username", validate_username(username))
+        self._set("event_id", validate_event_id(event_id))
+        self._set("feedback_token", validate_feedback_token(feedback_token))
+        self._set("feedback_value", validate_feedback_value(feedback_value))
 
     @classmethod
     def unchecked(
@@ -225,16 +239,16 @@ class UpdateAuthEventFeedbackRequest:
     ) -> UpdateAuthEventFeedbackRequest:
         """Build a request without validation, values sent exactly as given.
 
-        For fuzzing and contract-testing a server. No region can be derived
-        from an unchecked pool ID safely: the endpoint rules still validate it,
-        or pass ``endpoint_url``/``region`` explicitly.
+        For fuzzing and contract-testing a server. The endpoint rules still
+        validate a region taken from an unchecked pool ID; or pass
+        ``endpoint_url``/``region`` explicitly.
         """
         self = object.__new__(cls)
-        object.__setattr__(self, "user_pool_id", user_pool_id)
-        object.__setattr__(self, "username", username)
-        object.__setattr__(self, "event_id", event_id)
-        object.__setattr__(self, "feedback_token", feedback_token)
-        object.__setattr__(self, "feedback_value", feedback_value)
+        self._set("user_pool_id", user_pool_id)
+        self._set("username", username)
+        self._set("event_id", event_id)
+        self._set("feedback_token", feedback_token)
+        self._set("feedback_value", feedback_value)
         return self
 
     def __repr__(self) -> str:
@@ -246,13 +260,22 @@ class UpdateAuthEventFeedbackRequest:
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class UpdateAuthEventFeedbackResponse:
+class UpdateAuthEventFeedbackResponse(Record):
     """A successful reply. The operation's output is empty; this carries metadata.
 
     ``attempts`` is set by the clients (1 when parsed directly).
     """
 
+    __slots__ = ("attempts", "request_id", "status_code")
+    _fields = ("request_id", "status_code", "attempts")
+
     request_id: str | None
-    status_code: int = 200
-    attempts: int = 1
+    status_code: int
+    attempts: int
+
+    def __init__(
+        self, *, request_id: str | None, status_code: int = 200, attempts: int = 1
+    ) -> None:
+        self._set("request_id", request_id)
+        self._set("status_code", status_code)
+        self._set("attempts", attempts)

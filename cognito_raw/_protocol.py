@@ -8,12 +8,9 @@ knows the wire. Facts and sources: ../shared/PROTOCOL.md.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Final
 
 from ._endpoints import check_endpoint_url, resolve_endpoint
 from ._errors import (
@@ -24,7 +21,17 @@ from ._errors import (
     ValidationError,
 )
 from ._model import UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse, region_of
+from ._record import Record
 from ._version import __version__
+
+# typing costs milliseconds at import; annotations alone need it (PEP 563).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
+
+# What parse_response accepts as headers: any mapping (dict, httpx.Headers) or
+# an iterable of (name, value) pairs, str or bytes. A plain union, no typing.
+Headers = Mapping[str, str] | Iterable[tuple[str, str]] | Iterable[tuple[bytes, bytes]]
 
 __all__ = [
     "CONTENT_TYPE",
@@ -92,8 +99,6 @@ _REDACTED: Final = "<redacted>"
 # every "a" in "Rate exceeded" would destroy the message and hide nothing.
 _MIN_SCRUB: Final = 4
 
-Headers = Mapping[str, str] | Iterable[tuple[str, str]] | Iterable[tuple[bytes, bytes]]
-
 
 def user_agent(extra: str | None = None) -> str:
     """The User-Agent header value: cognito-raw's version and Python's."""
@@ -107,18 +112,29 @@ _USER_AGENT: Final = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class HttpRequest:
+class HttpRequest(Record):
     """A request ready to send: ``method``, ``url``, ``headers`` and ``body``.
 
     Its ``repr()`` leaves the body out (it holds the username and token); use
     ``redacted_body()`` to show it.
     """
 
+    __slots__ = ("body", "headers", "method", "url")
+    _fields = ("method", "url", "headers", "body")
+
     method: str
     url: str
     headers: dict[str, str]
     body: bytes
+
+    def __init__(self, method: str, url: str, headers: dict[str, str], body: bytes) -> None:
+        self._set("method", method)
+        self._set("url", url)
+        self._set("headers", headers)
+        self._set("body", body)
+
+    def __hash__(self) -> int:
+        return hash((self.method, self.url, self.body))
 
     def redacted_body(self) -> str:
         """The body with ``Username`` and ``FeedbackToken`` replaced."""
@@ -136,6 +152,8 @@ def redact_body(body: bytes) -> str:
 
     A body that is not a JSON object is not shown at all.
     """
+    import json  # noqa: PLC0415 - see _load_object
+
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
@@ -179,6 +197,8 @@ def build_request(
         if region is None:
             region = region_of(request.user_pool_id)
         url = resolve_endpoint(region, use_fips=use_fips, use_dualstack=use_dualstack) + "/"
+    import json  # noqa: PLC0415 - see _load_object
+
     # Members in the model's order; unchecked requests send their values as given.
     body = json.dumps(
         {
@@ -195,6 +215,9 @@ def build_request(
         "X-Amz-Target": TARGET,
         "Content-Length": str(len(body)),
         "User-Agent": user_agent(user_agent_extra),
+        # Cognito's replies are tiny; asking for them uncompressed lets the
+        # clients bound what they read without decompressing first.
+        "Accept-Encoding": "identity",
     }
     return HttpRequest("POST", url, headers, body)
 
@@ -228,7 +251,8 @@ def is_retryable(code: str | None, status_code: int, message: str = "") -> bool:
 
 
 def _header_dict(headers: Headers) -> dict[str, str]:
-    items = headers.items() if isinstance(headers, Mapping) else headers
+    # Any mapping (dict, httpx.Headers) or an iterable of pairs, str or bytes.
+    items = headers.items() if hasattr(headers, "items") else headers
     out: dict[str, str] = {}
     for name, value in items:
         key = name.decode("latin-1") if isinstance(name, bytes) else name
@@ -264,6 +288,10 @@ def _scrub(text: str, secrets: Iterable[str]) -> str:
 
 
 def _load_object(body: bytes) -> dict[str, object] | None:
+    # json is imported on first use, not with the package: it is a fifth of
+    # the core's import time, and a cold start that never calls pays nothing.
+    import json  # noqa: PLC0415
+
     # json.loads raises RecursionError for deeply nested input, ValueError for
     # bad JSON or bad UTF-8: both mean "not a JSON object" here.
     try:

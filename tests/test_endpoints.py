@@ -292,7 +292,12 @@ def test_unsupported_fips_or_dualstack_raises_where_botocore_does(
     for region in ("us-east-1", "eu-west-1", "cn-north-1", "us-iso-east-1", "us-gov-west-1"):
         partition = _endpoints._partition_of(region)
         flags = _WITHOUT.get(partition.name, {})
-        partition = partition._replace(
+        partition = _endpoints.Partition(
+            name=partition.name,
+            region_regex=partition.region_regex,
+            regions=partition.regions,
+            dns_suffix=partition.dns_suffix,
+            dual_stack_dns_suffix=partition.dual_stack_dns_suffix,
             supports_fips=flags.get("supportsFIPS", True),
             supports_dual_stack=flags.get("supportsDualStack", True),
         )
@@ -708,4 +713,5 @@ def test_module_imports_only_the_standard_library() -> None:
             top.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             top.add(str(node.module))
-    assert top == {"__future__", "functools", "re", "typing", "cognito_raw._errors"}
+    # typing only under TYPE_CHECKING, where no import runs.
+    assert top == {"__future__", "functools", "re", "cognito_raw._errors"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import pickle
 from typing import Any
 
@@ -175,7 +174,13 @@ def test_repr_does_not_depend_on_username_or_token(
     request: UpdateAuthEventFeedbackRequest, other_user: str, other_token: str
 ) -> None:
     # An exact form of "never shows the secrets": swapping them leaves repr unchanged.
-    other = dataclasses.replace(request, username=other_user, feedback_token=other_token)
+    other = UpdateAuthEventFeedbackRequest(
+        user_pool_id=request.user_pool_id,
+        username=other_user,
+        event_id=request.event_id,
+        feedback_token=other_token,
+        feedback_value=request.feedback_value,
+    )
     assert repr(request) == repr(other)
     assert str(request) == str(other)
     assert "<redacted>" in repr(request)
@@ -195,6 +200,11 @@ def test_request_is_frozen_and_keyword_only() -> None:
     request = UpdateAuthEventFeedbackRequest(**GOOD)
     with pytest.raises(AttributeError):
         request.username = "mallory"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        del request.username  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(request)) == request
+    assert hash(request) == hash(UpdateAuthEventFeedbackRequest(**GOOD))
+    assert request != UpdateAuthEventFeedbackRequest(**{**GOOD, "event_id": "other"})
     with pytest.raises(TypeError):
         UpdateAuthEventFeedbackRequest(*GOOD.values())  # type: ignore[misc]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import pickle
 from typing import Any
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 from cognito_raw import (
     CognitoError,
     FeedbackValue,
+    HttpRequest,
     InternalErrorException,
     InvalidParameterException,
     NotAuthorizedException,
@@ -55,6 +55,7 @@ def test_build_request_example() -> None:
         "X-Amz-Target": "AWSCognitoIdentityProviderService.UpdateAuthEventFeedback",
         "Content-Length": str(len(http.body)),
         "User-Agent": http.headers["User-Agent"],
+        "Accept-Encoding": "identity",
     }
     assert http.headers["User-Agent"].startswith(f"cognito-raw/{__version__} python/")
     assert json.loads(http.body) == {
@@ -144,7 +145,8 @@ def test_any_valid_request_round_trips_through_the_body(
     assert body["FeedbackValue"] in ("Valid", "Invalid")
     http.body.decode("ascii")  # non-ASCII is escaped, as botocore does
     # repr never shows the body: it is the same for any body of that length.
-    assert repr(http) == repr(dataclasses.replace(http, body=b"x" * len(http.body)))
+    blank = HttpRequest(http.method, http.url, http.headers, b"x" * len(http.body))
+    assert repr(http) == repr(blank)
 
 
 @given(cst.request_kwargs(regional=False))
