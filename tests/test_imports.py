@@ -61,16 +61,22 @@ def test_core_imports_only_the_standard_library() -> None:
 
 def test_all_is_sorted_and_complete() -> None:
     names = cognito_raw.__all__
-    assert names == sorted(names)
+    # ruff's RUF022 order: CONSTANTS, then Classes, then everything else.
+    def group(name: str) -> tuple[int, str]:
+        if name.isupper():
+            return (0, name)
+        return (1, name) if name[0].isupper() else (2, name)
+
+    assert names == sorted(names, key=group)
     assert len(set(names)) == len(names)
     for name in names:
         assert getattr(cognito_raw, name) is not None
     public = {
         name
-        for name in vars(cognito_raw)
+        for name in dir(cognito_raw)
         if not name.startswith("_") and not isinstance(getattr(cognito_raw, name), type(sys))
     }
-    assert public - {"annotations"} <= set(names)
+    assert public - {"annotations", "TYPE_CHECKING"} <= set(names)
 
 
 def test_public_names_have_docstrings() -> None:
@@ -78,3 +84,38 @@ def test_public_names_have_docstrings() -> None:
         obj = getattr(cognito_raw, name)
         if callable(obj):
             assert obj.__doc__, name
+
+
+_LAZY_PROBE = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    import cognito_raw
+    assert "httpx" not in sys.modules
+    assert "dataclasses" not in sys.modules
+    assert "typing" not in sys.modules, "typing costs milliseconds at import"
+    assert "json" not in sys.modules
+    client = cognito_raw.Client(endpoint_url="http://127.0.0.1:9")
+    assert "httpx" in sys.modules
+    # An http:// endpoint needs no TLS context: none was built.
+    from cognito_raw import _client
+    assert _client._default_tls_context.cache_info().currsize == 0
+    client.close()
+    cognito_raw.Client().close()
+    cognito_raw.Client().close()
+    # https: one context, built once and reused.
+    assert _client._default_tls_context.cache_info().currsize == 1
+    assert _client._default_tls_context.cache_info().hits >= 1
+    print("ok")
+    """
+)
+
+
+def test_clients_and_heavy_modules_load_lazily() -> None:
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", _LAZY_PROBE, _PACKAGE_PARENT],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == "ok"

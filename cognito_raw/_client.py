@@ -1,0 +1,627 @@
+"""Client and AsyncClient: httpx drivers of ``run_call``.
+
+The only module that imports httpx. It holds no protocol knowledge: requests
+come from ``build_request``, replies go to ``parse_response`` (inside
+``run_call``), and retry decisions are ``run_call``'s. What lives here is I/O:
+sending, reading a bounded body, sleeping, and translating httpx's transport
+exceptions once, at the boundary.
+
+The default transport wraps httpcore's network backend so that every socket
+operation of an attempt is bounded by the attempt's remaining time (a
+``ContextVar`` set per attempt): httpx's own timeouts apply per operation, so
+a server trickling one byte per read timeout could otherwise hold a call for
+minutes. It also builds a TLS context only for https endpoints, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import random as _random
+import ssl
+import time
+import zlib
+from collections.abc import Awaitable, Callable, Generator, Iterable
+from types import TracebackType
+from typing import Any, Final, TypeVar
+
+import httpcore
+import httpx
+
+from ._endpoints import check_endpoint_url, validate_region
+from ._errors import RequestTimeoutError, TransportError, ValidationError
+from ._model import FeedbackValue, UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
+from ._protocol import HttpRequest, build_request
+from ._retry import (
+    DEFAULT_MAX_BODY,
+    AttemptInfo,
+    BodyReader,
+    RateLimiter,
+    Reply,
+    RetryBudget,
+    RetryPolicy,
+    Send,
+    Sleep,
+    Timeout,
+    run_call,
+)
+
+__all__ = ["AsyncClient", "Client"]
+
+# The monotonic time by which the current attempt must end; per thread and per
+# task, since each has its own context.
+_DEADLINE: Final[contextvars.ContextVar[float | None]] = contextvars.ContextVar(
+    "cognito_raw_attempt_deadline", default=None
+)
+_Exc = TypeVar("_Exc", bound=Exception)
+
+
+def _bounded(timeout: float | None, error: type[_Exc]) -> float | None:
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("the attempt's total timeout ran out")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(
+            ssl_context, server_hostname, _bounded(timeout, httpcore.ConnectTimeout)
+        )
+        return _DeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(
+            host, port, _bounded(timeout, httpcore.ConnectTimeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        inner = await self._inner.start_tls(
+            ssl_context, server_hostname, _bounded(timeout, httpcore.ConnectTimeout)
+        )
+        return _AsyncDeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.connect_tcp(
+            host, port, _bounded(timeout, httpcore.ConnectTimeout), local_address, socket_options
+        )
+        return _AsyncDeadlineStream(stream)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+@functools.lru_cache(maxsize=8)
+def _default_tls_context(verify: bool | str) -> ssl.SSLContext:
+    # Loading the CA bundle costs milliseconds: once per process, and only
+    # for clients that will speak https.
+    return httpx.create_ssl_context(verify=verify)
+
+
+def _tls_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
+    return verify if isinstance(verify, ssl.SSLContext) else _default_tls_context(verify)
+
+
+# Room for many concurrent calls (a proxy fans out), few idle sockets kept.
+_MAX_CONNECTIONS: Final = 100
+_MAX_KEEPALIVE: Final = 20
+_KEEPALIVE_EXPIRY: Final = 30.0
+
+
+class _Transport(httpx.HTTPTransport):
+    # httpx.HTTPTransport.__init__ builds a TLS context eagerly; skipping it
+    # and giving the pool our deadline backend is the point of this class.
+    def __init__(self, tls: ssl.SSLContext | None) -> None:
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=tls,
+            network_backend=_DeadlineBackend(),
+            max_connections=_MAX_CONNECTIONS,
+            max_keepalive_connections=_MAX_KEEPALIVE,
+            keepalive_expiry=_KEEPALIVE_EXPIRY,
+        )
+
+
+class _AsyncTransport(httpx.AsyncHTTPTransport):
+    def __init__(self, tls: ssl.SSLContext | None) -> None:
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=tls,
+            network_backend=_AsyncDeadlineBackend(),
+            max_connections=_MAX_CONNECTIONS,
+            max_keepalive_connections=_MAX_KEEPALIVE,
+            keepalive_expiry=_KEEPALIVE_EXPIRY,
+        )
+
+
+def _translate(exc: httpx.TransportError) -> TransportError:
+    """The one place httpx's transport exceptions become ours."""
+    text = str(exc) or type(exc).__name__
+    error: TransportError
+    if isinstance(exc, httpx.TimeoutException):
+        error = RequestTimeoutError(f"timed out ({type(exc).__name__}: {text})")
+    else:
+        error = TransportError(f"{type(exc).__name__}: {text}")
+    error.__cause__ = exc
+    return error
+
+
+def _decode(raw: bytes, encoding: str | None, limit: int) -> bytes:
+    # We ask for identity encoding; a proxy may compress anyway. Decompress
+    # gzip/deflate at most to the body limit (a gzip bomb stops there); any
+    # other encoding stays as it is and will not parse as JSON.
+    if not encoding or encoding.strip().lower() in ("identity", ""):
+        return raw
+    if encoding.strip().lower() in ("gzip", "x-gzip", "deflate"):
+        try:
+            return zlib.decompressobj(wbits=47).decompress(raw, limit)
+        except zlib.error:
+            try:
+                return zlib.decompressobj(wbits=-15).decompress(raw, limit)
+            except zlib.error:
+                return raw
+    return raw
+
+
+def _httpx_timeout(timeout: Timeout, left: float) -> httpx.Timeout:
+    left = max(left, 0.001)
+    return httpx.Timeout(
+        connect=min(timeout.connect, left),
+        read=min(timeout.read, left),
+        write=min(timeout.write, left),
+        pool=min(timeout.pool, left),
+    )
+
+
+class _Base:
+    """Configuration and planning shared by both clients; no I/O."""
+
+    def __init__(
+        self,
+        *,
+        region: str | None,
+        endpoint_url: str | None,
+        use_fips: bool,
+        use_dualstack: bool,
+        allow_http: bool,
+        timeout: float | Timeout | None,
+        retry: RetryPolicy | None,
+        user_agent_extra: str | None,
+        rate_limit: float | RateLimiter | None,
+        on_attempt: Callable[[AttemptInfo], None] | None,
+        max_body: int,
+        clock: Callable[[], float],
+        random: Callable[[], float],
+    ) -> None:
+        if endpoint_url is not None:
+            if use_fips or use_dualstack:
+                raise ValidationError(
+                    field="endpoint_url",
+                    rule="a custom endpoint cannot be combined with use_fips or use_dualstack",
+                )
+            endpoint_url = check_endpoint_url(endpoint_url, allow_http=allow_http)
+        if region is not None:
+            validate_region(region)
+        if user_agent_extra is not None and not (
+            user_agent_extra.isascii() and user_agent_extra.isprintable()
+        ):
+            raise ValidationError(
+                field="user_agent_extra", rule="must be printable ASCII (it is a header value)"
+            )
+        self._region = region
+        self._endpoint_url = endpoint_url
+        self._use_fips = use_fips
+        self._use_dualstack = use_dualstack
+        self._allow_http = allow_http
+        self._timeout = Timeout.of(timeout)
+        self._policy = retry if retry is not None else RetryPolicy()
+        self._budget = RetryBudget(self._policy.retry_budget)
+        self._user_agent_extra = user_agent_extra
+        self._limiter = (
+            RateLimiter(rate_limit, clock=clock)
+            if isinstance(rate_limit, int | float)
+            else rate_limit
+        )
+        self._on_attempt = on_attempt
+        self._max_body = max_body
+        self._clock = clock
+        self._random = random
+
+    @property
+    def _tls_needed(self) -> bool:
+        return self._endpoint_url is None or self._endpoint_url.startswith("https://")
+
+    def _plan(
+        self, request: UpdateAuthEventFeedbackRequest
+    ) -> Generator[Send | Sleep, Reply | TransportError | None, UpdateAuthEventFeedbackResponse]:
+        http = build_request(
+            request,
+            region=self._region,
+            endpoint_url=self._endpoint_url,
+            use_fips=self._use_fips,
+            use_dualstack=self._use_dualstack,
+            allow_http=self._allow_http,
+            user_agent_extra=self._user_agent_extra,
+        )
+        return run_call(
+            http,
+            policy=self._policy,
+            timeout=self._timeout,
+            budget=self._budget,
+            limiter=self._limiter,
+            clock=self._clock,
+            random=self._random,
+            secrets=(str(request.username), str(request.feedback_token)),
+            on_attempt=self._on_attempt,
+        )
+
+    def _start(
+        self, send: Send
+    ) -> tuple[HttpRequest, httpx.Timeout, contextvars.Token[float | None]]:
+        left = send.deadline - self._clock()
+        token = _DEADLINE.set(time.monotonic() + left)
+        return send.request, _httpx_timeout(send.timeout, left), token
+
+    def _reply(self, response: httpx.Response, reader: BodyReader | None) -> Reply:
+        if reader is None:
+            # An in-memory response (a mock transport, or an event hook that
+            # read it): already decoded by httpx, only bounded here.
+            body = response.content[: self._max_body]
+        else:
+            body = _decode(reader.body, response.headers.get("content-encoding"), self._max_body)
+        return Reply(response.status_code, response.headers.multi_items(), body)
+
+    def __repr__(self) -> str:
+        where = self._endpoint_url or self._region or "region from the user pool ID"
+        return f"{type(self).__name__}({where!r})"
+
+
+def _request(
+    user_pool_id: str,
+    username: str,
+    event_id: str,
+    feedback_token: str,
+    feedback_value: FeedbackValue | str,
+) -> UpdateAuthEventFeedbackRequest:
+    return UpdateAuthEventFeedbackRequest(
+        user_pool_id=user_pool_id,
+        username=username,
+        event_id=event_id,
+        feedback_token=feedback_token,
+        feedback_value=feedback_value,
+    )
+
+
+class Client(_Base):
+    """A synchronous UpdateAuthEventFeedback client over ``httpx.Client``.
+
+    Safe to share between threads. The endpoint comes from each call's user
+    pool ID unless ``region`` or ``endpoint_url`` pins it (``http://`` only to
+    a loopback host unless ``allow_http``). ``timeout`` is a number (each
+    attempt, end to end) or a ``Timeout``; ``retry`` a ``RetryPolicy``;
+    ``rate_limit`` calls per second (or a shared ``RateLimiter``);
+    ``http_client`` an ``httpx.Client`` you own (proxies, mTLS, respx), never
+    closed by us; ``verify`` a CA bundle path or an ``ssl.SSLContext`` for the
+    default transport; ``on_attempt`` is called with an ``AttemptInfo`` after
+    every attempt. ``sleep``, ``clock`` and ``random`` are for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        use_fips: bool = False,
+        use_dualstack: bool = False,
+        allow_http: bool = False,
+        timeout: float | Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.Client | None = None,
+        verify: bool | str | ssl.SSLContext = True,
+        user_agent_extra: str | None = None,
+        rate_limit: float | RateLimiter | None = None,
+        on_attempt: Callable[[AttemptInfo], None] | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        super().__init__(
+            region=region,
+            endpoint_url=endpoint_url,
+            use_fips=use_fips,
+            use_dualstack=use_dualstack,
+            allow_http=allow_http,
+            timeout=timeout,
+            retry=retry,
+            user_agent_extra=user_agent_extra,
+            rate_limit=rate_limit,
+            on_attempt=on_attempt,
+            max_body=max_body,
+            clock=clock,
+            random=random,
+        )
+        self._sleep = sleep
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(
+            transport=_Transport(_tls_context(verify) if self._tls_needed else None),
+            trust_env=False,
+            follow_redirects=False,
+        )
+
+    def update_auth_event_feedback(
+        self,
+        *,
+        user_pool_id: str,
+        username: str,
+        event_id: str,
+        feedback_token: str,
+        feedback_value: FeedbackValue | str,
+    ) -> UpdateAuthEventFeedbackResponse:
+        """Send feedback for one risky sign-in; raise a ``CognitoError`` if it did not land.
+
+        Bad input raises ``ValidationError`` before anything is sent.
+        """
+        return self.send(
+            _request(user_pool_id, username, event_id, feedback_token, feedback_value)
+        )
+
+    def send(self, request: UpdateAuthEventFeedbackRequest) -> UpdateAuthEventFeedbackResponse:
+        """Send a prebuilt request (also one made with ``unchecked()``)."""
+        plan = self._plan(request)
+        try:
+            action = next(plan)
+            while True:
+                if isinstance(action, Sleep):
+                    self._sleep(action.seconds)
+                    action = plan.send(None)
+                else:
+                    action = plan.send(self._transmit(action))
+        except StopIteration as stop:
+            result: UpdateAuthEventFeedbackResponse = stop.value
+            return result
+
+    def _transmit(self, send: Send) -> Reply | TransportError:
+        request, timeout, token = self._start(send)
+        try:
+            with self._http.stream(
+                request.method,
+                request.url,
+                headers=request.headers,
+                content=request.body,
+                timeout=timeout,
+                follow_redirects=False,
+            ) as response:
+                if response.is_stream_consumed:
+                    return self._reply(response, None)
+                reader = BodyReader(self._max_body)
+                for chunk in response.iter_raw():
+                    if not reader.feed(chunk):
+                        break
+                    if self._clock() > send.deadline:
+                        return _late()
+                return self._reply(response, reader)
+        except httpx.TransportError as exc:
+            return _translate(exc)
+        finally:
+            _DEADLINE.reset(token)
+
+    def close(self) -> None:
+        """Close the connection pool (not an ``http_client`` you passed in)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncClient(_Base):
+    """An asyncio UpdateAuthEventFeedback client over ``httpx.AsyncClient``.
+
+    The same options as ``Client`` (``sleep`` is awaited); safe to share
+    between tasks.
+    """
+
+    def __init__(
+        self,
+        *,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        use_fips: bool = False,
+        use_dualstack: bool = False,
+        allow_http: bool = False,
+        timeout: float | Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        verify: bool | str | ssl.SSLContext = True,
+        user_agent_extra: str | None = None,
+        rate_limit: float | RateLimiter | None = None,
+        on_attempt: Callable[[AttemptInfo], None] | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        super().__init__(
+            region=region,
+            endpoint_url=endpoint_url,
+            use_fips=use_fips,
+            use_dualstack=use_dualstack,
+            allow_http=allow_http,
+            timeout=timeout,
+            retry=retry,
+            user_agent_extra=user_agent_extra,
+            rate_limit=rate_limit,
+            on_attempt=on_attempt,
+            max_body=max_body,
+            clock=clock,
+            random=random,
+        )
+        self._sleep = sleep
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            transport=_AsyncTransport(_tls_context(verify) if self._tls_needed else None),
+            trust_env=False,
+            follow_redirects=False,
+        )
+
+    async def update_auth_event_feedback(
+        self,
+        *,
+        user_pool_id: str,
+        username: str,
+        event_id: str,
+        feedback_token: str,
+        feedback_value: FeedbackValue | str,
+    ) -> UpdateAuthEventFeedbackResponse:
+        """Send feedback for one risky sign-in; raise a ``CognitoError`` if it did not land.
+
+        Bad input raises ``ValidationError`` before anything is sent.
+        """
+        return await self.send(
+            _request(user_pool_id, username, event_id, feedback_token, feedback_value)
+        )
+
+    async def send(
+        self, request: UpdateAuthEventFeedbackRequest
+    ) -> UpdateAuthEventFeedbackResponse:
+        """Send a prebuilt request (also one made with ``unchecked()``)."""
+        plan = self._plan(request)
+        try:
+            action = next(plan)
+            while True:
+                if isinstance(action, Sleep):
+                    await self._sleep(action.seconds)
+                    action = plan.send(None)
+                else:
+                    action = plan.send(await self._transmit(action))
+        except StopIteration as stop:
+            result: UpdateAuthEventFeedbackResponse = stop.value
+            return result
+
+    async def _transmit(self, send: Send) -> Reply | TransportError:
+        request, timeout, token = self._start(send)
+        try:
+            async with self._http.stream(
+                request.method,
+                request.url,
+                headers=request.headers,
+                content=request.body,
+                timeout=timeout,
+                follow_redirects=False,
+            ) as response:
+                if response.is_stream_consumed:
+                    return self._reply(response, None)
+                reader = BodyReader(self._max_body)
+                async for chunk in response.aiter_raw():
+                    if not reader.feed(chunk):
+                        break
+                    if self._clock() > send.deadline:
+                        return _late()
+                return self._reply(response, reader)
+        except httpx.TransportError as exc:
+            return _translate(exc)
+        finally:
+            _DEADLINE.reset(token)
+
+    async def aclose(self) -> None:
+        """Close the connection pool (not an ``http_client`` you passed in)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _late() -> TransportError:
+    # A transport we do not own (http_client=...) has no per-socket deadline:
+    # the check between body chunks is what bounds it.
+    return RequestTimeoutError("timed out (the attempt's total timeout ran out)")

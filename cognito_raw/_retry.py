@@ -1,0 +1,478 @@
+"""One call's life: attempts, retries, backoff, budgets and rate limits, with no I/O.
+
+``run_call`` is a generator that yields what to do (``Send`` a request,
+``Sleep`` a while) and is sent what happened (a ``Reply`` or a
+``TransportError``). ``Client`` and ``AsyncClient`` only carry out those
+actions, so every decision (retry or not, how long to wait, what the final
+exception says) lives here once. Sleep, clock and randomness are the
+drivers' and the tests' to inject.
+
+Defaults follow the AWS SDKs' standard retry mode (3 attempts, full-jitter
+exponential backoff, a 500-token retry quota costing 5 per retry and 10 per
+timeout), with shorter delays: the caller is usually a person who clicked a
+link and is waiting for the page.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Final
+
+from ._errors import (
+    CognitoError,
+    RequestTimeoutError,
+    ServiceError,
+    TransportError,
+    ValidationError,
+)
+from ._model import UpdateAuthEventFeedbackResponse
+from ._protocol import Headers, HttpRequest, parse_response
+
+__all__ = [
+    "COGNITO_USER_RESOURCE_UPDATE_RPS",
+    "DEFAULT_MAX_BODY",
+    "AttemptInfo",
+    "BodyReader",
+    "RateLimiter",
+    "Reply",
+    "RetryBudget",
+    "RetryPolicy",
+    "Send",
+    "Sleep",
+    "Timeout",
+    "run_call",
+]
+
+logger: Final = logging.getLogger("cognito_raw")
+
+# Cognito's quota for the UserResourceUpdate category, which holds
+# UpdateAuthEventFeedback: 25 requests per second per account and region, not
+# adjustable (Cognito developer guide, "Quotas").
+COGNITO_USER_RESOURCE_UPDATE_RPS: Final = 25.0
+
+# The most of a reply body we read. Cognito's replies are a few hundred bytes;
+# a hostile or broken endpoint must not make us buffer more than this.
+DEFAULT_MAX_BODY: Final = 64 * 1024
+
+
+def _check_positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    ok = value >= 0 if allow_zero else value > 0
+    if not (isinstance(value, int | float) and math.isfinite(value) and ok):
+        bound = "a finite number >= 0" if allow_zero else "a finite number > 0"
+        raise ValidationError(field=name, rule=f"must be {bound} (got {value!r})")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timeout:
+    """Per-attempt time limits, in seconds.
+
+    ``total`` bounds one attempt end to end (connect, send, every read), so a
+    server trickling a byte at a time cannot hold a call for minutes; the
+    others bound each network operation. ``Timeout.of(5)`` sets all to 5.
+    """
+
+    connect: float = 3.0
+    read: float = 5.0
+    write: float = 5.0
+    pool: float = 5.0
+    total: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "write", "pool", "total"):
+            _check_positive(f"timeout.{name}", getattr(self, name))
+
+    @classmethod
+    def of(cls, value: float | Timeout | None) -> Timeout:
+        """A ``Timeout`` from one number (every limit), a ``Timeout``, or None (defaults)."""
+        if value is None:
+            return cls()
+        if isinstance(value, Timeout):
+            return value
+        return cls(connect=value, read=value, write=value, pool=value, total=value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    """How hard to try.
+
+    - ``max_attempts`` (3): attempts in all, the first included; 1 disables retries.
+    - ``base_delay`` (0.2 s) and ``max_delay`` (5 s): full-jitter exponential
+      backoff, ``random() * min(max_delay, base_delay * 2**(retry - 1))``.
+    - ``deadline`` (None): seconds for the whole call, attempts and waits
+      together; no retry starts that would end past it.
+    - ``max_retry_after`` (20 s): a server's ``x-amz-retry-after`` or
+      ``Retry-After`` replaces the backoff, clamped to this.
+    - ``retry_budget`` (500), ``retry_cost`` (5), ``timeout_retry_cost`` (10):
+      the SDKs' retry quota, shared by all calls of one client, so an outage
+      does not multiply the load; a success returns what its retries cost (or
+      1 token when it needed none).
+    """
+
+    max_attempts: int = 3
+    base_delay: float = 0.2
+    max_delay: float = 5.0
+    deadline: float | None = None
+    max_retry_after: float = 20.0
+    retry_budget: int = 500
+    retry_cost: int = 5
+    timeout_retry_cost: int = 10
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise ValidationError(
+                field="max_attempts", rule=f"must be an integer >= 1 (got {self.max_attempts!r})"
+            )
+        _check_positive("base_delay", self.base_delay, allow_zero=True)
+        _check_positive("max_delay", self.max_delay, allow_zero=True)
+        _check_positive("max_retry_after", self.max_retry_after, allow_zero=True)
+        if self.deadline is not None:
+            _check_positive("deadline", self.deadline)
+        for name in ("retry_budget", "retry_cost", "timeout_retry_cost"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValidationError(field=name, rule=f"must be an integer >= 0 (got {value!r})")
+
+    def backoff(self, retry: int, rand: float) -> float:
+        """The wait before retry number ``retry`` (1-based), given ``rand`` in [0, 1)."""
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** min(retry - 1, 62))
+        return rand * ceiling
+
+
+class RetryBudget:
+    """A client's retry quota: a token bucket drained by retries, refilled by successes."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._tokens = capacity
+        self._lock = threading.Lock()
+
+    @property
+    def tokens(self) -> int:
+        """Tokens left."""
+        return self._tokens
+
+    def withdraw(self, cost: int) -> bool:
+        """Take ``cost`` tokens for a retry; False (and nothing taken) if too few are left."""
+        with self._lock:
+            if cost > self._tokens:
+                return False
+            self._tokens -= cost
+            return True
+
+    def deposit(self, amount: int) -> None:
+        """Return tokens after a success, up to the capacity."""
+        with self._lock:
+            self._tokens = min(self.capacity, self._tokens + amount)
+
+
+class RateLimiter:
+    """A client-side token bucket: at most ``rate`` calls a second, bursts of ``burst``.
+
+    Cognito allows UpdateAuthEventFeedback 25 requests per second per account
+    and region (``COGNITO_USER_RESOURCE_UPDATE_RPS``), shared by every caller
+    in the account: give each process its share so a busy proxy waits here
+    instead of being throttled there. Thread-safe; the clock is injectable.
+    """
+
+    def __init__(
+        self,
+        rate: float = COGNITO_USER_RESOURCE_UPDATE_RPS,
+        *,
+        burst: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        _check_positive("rate", rate)
+        self.rate = float(rate)
+        self.burst = max(1, int(rate)) if burst is None else burst
+        if self.burst < 1:
+            raise ValidationError(field="burst", rule=f"must be >= 1 (got {burst!r})")
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tokens = float(self.burst)
+        self._stamp = clock()
+
+    def reserve(self) -> float:
+        """Take a slot; return how long to wait before using it (0 if none).
+
+        Reservations queue: each caller gets its own future slot, so waiting
+        callers never exceed the rate together.
+        """
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            self._tokens -= 1.0
+            return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Action: send ``request``; the attempt must end by ``deadline`` (clock time)."""
+
+    request: HttpRequest
+    timeout: Timeout
+    deadline: float
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Action: wait ``seconds``."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Outcome of a ``Send``: what came back (the body read at most to the limit)."""
+
+    status_code: int
+    headers: Headers
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttemptInfo:
+    """What one attempt did, for the ``on_attempt`` hook (metrics, tracing).
+
+    Holds no secrets: no body, no username, no token.
+    """
+
+    attempt: int
+    method: str
+    url: str
+    status_code: int | None
+    code: str | None
+    error: str | None
+    duration: float
+    retry_in: float | None
+    request_id: str | None = None
+
+
+class BodyReader:
+    """Collects a reply body up to a limit, so a hostile endpoint cannot exhaust memory.
+
+    ``feed`` returns False once the limit is passed; the driver stops reading
+    and closes the connection. ``truncated`` says whether that happened.
+    """
+
+    __slots__ = ("_chunks", "_size", "limit", "truncated")
+
+    def __init__(self, limit: int = DEFAULT_MAX_BODY) -> None:
+        self.limit = limit
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self.truncated = False
+
+    def feed(self, chunk: bytes) -> bool:
+        """Add a chunk; False means stop reading."""
+        room = self.limit - self._size
+        if len(chunk) > room:
+            self._chunks.append(chunk[:room])
+            self._size = self.limit
+            self.truncated = True
+            return False
+        self._chunks.append(chunk)
+        self._size += len(chunk)
+        return True
+
+    @property
+    def body(self) -> bytes:
+        """What was read."""
+        return b"".join(self._chunks)
+
+
+@dataclass(slots=True)
+class _Tally:
+    """The mutable record of one call."""
+
+    errors: list[CognitoError] = field(default_factory=list)
+    spent: int = 0
+
+
+def _final(error: CognitoError, attempts: int, earlier: list[CognitoError]) -> CognitoError:
+    # The retry loop is the one place that knows the count; the exceptions
+    # carry it as plain data.
+    error.attempts = attempts
+    error.errors = tuple(earlier)
+    return error
+
+
+def run_call(
+    request: HttpRequest,
+    *,
+    policy: RetryPolicy,
+    timeout: Timeout,
+    budget: RetryBudget,
+    limiter: RateLimiter | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    random: Callable[[], float],
+    secrets: tuple[str, ...] = (),
+    on_attempt: Callable[[AttemptInfo], None] | None = None,
+) -> Generator[Send | Sleep, Reply | TransportError | None, UpdateAuthEventFeedbackResponse]:
+    """Drive one call: yields ``Send``/``Sleep``, returns the response or raises.
+
+    The final exception carries ``attempts`` and, in ``errors``, the
+    exceptions of the attempts before it.
+    """
+    started = clock()
+    call_deadline = None if policy.deadline is None else started + policy.deadline
+    tally = _Tally()
+    attempt = 0
+    while True:
+        attempt += 1
+        if limiter is not None:
+            wait = limiter.reserve()
+            if wait > 0:
+                yield Sleep(wait)
+        begun = clock()
+        deadline = begun + timeout.total
+        if call_deadline is not None:
+            deadline = min(deadline, call_deadline)
+        outcome = yield Send(request, timeout, deadline)
+        duration = clock() - begun
+        error: CognitoError
+        status: int | None = None
+        if isinstance(outcome, Reply):
+            status = outcome.status_code
+            try:
+                response = parse_response(
+                    outcome.status_code, outcome.headers, outcome.body, secrets=secrets
+                )
+            except CognitoError as exc:
+                error = exc
+            else:
+                budget.deposit(tally.spent or 1)
+                _report(
+                    on_attempt,
+                    request,
+                    attempt=attempt,
+                    status=status,
+                    duration=duration,
+                    response=response,
+                )
+                return UpdateAuthEventFeedbackResponse(
+                    request_id=response.request_id,
+                    status_code=response.status_code,
+                    attempts=attempt,
+                )
+        elif isinstance(outcome, TransportError):
+            error = outcome
+        else:  # pragma: no cover - a driver bug, not a network condition
+            raise TypeError(f"run_call was sent {type(outcome).__name__}")
+
+        delay = _retry_delay(
+            error,
+            attempt=attempt,
+            policy=policy,
+            budget=budget,
+            tally=tally,
+            clock=clock,
+            call_deadline=call_deadline,
+            random=random,
+        )
+        _report(
+            on_attempt,
+            request,
+            attempt=attempt,
+            status=status,
+            error=error,
+            duration=duration,
+            retry_in=delay,
+        )
+        if delay is None:
+            raise _final(error, attempt, tally.errors)
+        tally.errors.append(error)
+        if delay > 0:
+            yield Sleep(delay)
+
+
+def _retry_delay(
+    error: CognitoError,
+    *,
+    attempt: int,
+    policy: RetryPolicy,
+    budget: RetryBudget,
+    tally: _Tally,
+    clock: Callable[[], float],
+    call_deadline: float | None,
+    random: Callable[[], float],
+) -> float | None:
+    """How long to wait before retrying ``error``, or None to give up."""
+    if attempt >= policy.max_attempts:
+        return None
+    if isinstance(error, ServiceError):
+        if not error.retryable:
+            return None
+        cost = policy.retry_cost
+        hinted = error.retry_after
+    elif isinstance(error, TransportError):
+        # The operation is idempotent (the same feedback twice is harmless), so
+        # a request that may or may not have arrived is safe to send again.
+        cost = (
+            policy.timeout_retry_cost
+            if isinstance(error, RequestTimeoutError)
+            else (policy.retry_cost)
+        )
+        hinted = None
+    else:
+        return None  # ProtocolError: not a Cognito answer; retrying will not fix it.
+    if hinted is not None:
+        delay = min(hinted, policy.max_retry_after)
+    else:
+        delay = policy.backoff(attempt, random())
+    if call_deadline is not None and clock() + delay >= call_deadline:
+        return None
+    if not budget.withdraw(cost):
+        return None
+    tally.spent += cost
+    return delay
+
+
+def _report(
+    on_attempt: Callable[[AttemptInfo], None] | None,
+    request: HttpRequest,
+    *,
+    attempt: int,
+    status: int | None,
+    duration: float,
+    error: CognitoError | None = None,
+    retry_in: float | None = None,
+    response: UpdateAuthEventFeedbackResponse | None = None,
+) -> None:
+    code = error.code if isinstance(error, ServiceError) else None
+    request_id = (
+        response.request_id if response is not None else getattr(error, "request_id", None)
+    )
+    if logger.isEnabledFor(logging.DEBUG):
+        # The body is logged with Username and FeedbackToken redacted; the URL
+        # holds no secrets (the pool ID is not one).
+        logger.debug(
+            "attempt %d: %s %s -> %s %s in %.1f ms%s body=%s",
+            attempt,
+            request.method,
+            request.url,
+            status if status is not None else "no reply",
+            code or (type(error).__name__ if error is not None else "ok"),
+            duration * 1000,
+            "" if retry_in is None else f", retrying in {retry_in:.3f} s",
+            request.redacted_body(),
+        )
+    if on_attempt is not None:
+        on_attempt(
+            AttemptInfo(
+                attempt=attempt,
+                method=request.method,
+                url=request.url,
+                status_code=status,
+                code=code,
+                error=None if error is None else type(error).__name__,
+                duration=duration,
+                retry_in=retry_in,
+                request_id=request_id,
+            )
+        )

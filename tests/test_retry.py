@@ -1,0 +1,279 @@
+"""The pure retry machinery: run_call driven by a scripted, clockless driver."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cognito_raw import (
+    CognitoError,
+    ProtocolError,
+    RateLimiter,
+    RequestTimeoutError,
+    RetryPolicy,
+    ServiceError,
+    Timeout,
+    TransportError,
+    UpdateAuthEventFeedbackRequest,
+    UpdateAuthEventFeedbackResponse,
+    ValidationError,
+    build_request,
+)
+from cognito_raw._retry import Reply, RetryBudget, Send, Sleep, run_call
+
+HTTP = build_request(
+    UpdateAuthEventFeedbackRequest(
+        user_pool_id="us-east-1_A",
+        username="u",
+        event_id="e",
+        feedback_token="t",
+        feedback_value="Valid",
+    )
+)
+OK = Reply(200, {"x-amzn-RequestId": "r"}, b"{}")
+THROTTLED = Reply(400, {}, json.dumps({"__type": "TooManyRequestsException"}).encode())
+INTERNAL = Reply(500, {}, json.dumps({"__type": "InternalErrorException"}).encode())
+DENIED = Reply(400, {}, json.dumps({"__type": "NotAuthorizedException"}).encode())
+LIMIT = Reply(400, {}, json.dumps({"__type": "LimitExceededException"}).encode())
+REDIRECT = Reply(302, {}, b"")
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def drive(
+    outcomes: Sequence[Reply | TransportError],
+    *,
+    policy: RetryPolicy | None = None,
+    budget: RetryBudget | None = None,
+    limiter: RateLimiter | None = None,
+    clock: FakeClock | None = None,
+    rand: float = 0.5,
+    attempt_time: float = 0.0,
+) -> tuple[UpdateAuthEventFeedbackResponse | CognitoError, list[Send | Sleep]]:
+    """Run one call against scripted outcomes; return its result and the actions taken."""
+    clock = clock or FakeClock()
+    policy = policy or RetryPolicy()
+    plan = run_call(
+        HTTP,
+        policy=policy,
+        timeout=Timeout(),
+        budget=budget or RetryBudget(policy.retry_budget),
+        limiter=limiter,
+        clock=clock,
+        random=lambda: rand,
+    )
+    actions: list[Send | Sleep] = []
+    script = iter(outcomes)
+    try:
+        action = next(plan)
+        while True:
+            actions.append(action)
+            if isinstance(action, Sleep):
+                clock.now += action.seconds
+                action = plan.send(None)
+            else:
+                clock.now += attempt_time
+                action = plan.send(next(script))
+    except StopIteration as stop:
+        return stop.value, actions
+    except CognitoError as exc:
+        return exc, actions
+
+
+def sends(actions: list[Send | Sleep]) -> int:
+    return sum(isinstance(a, Send) for a in actions)
+
+
+def sleeps(actions: list[Send | Sleep]) -> list[float]:
+    return [a.seconds for a in actions if isinstance(a, Sleep)]
+
+
+# (outcomes, expected result type, sends): the table both ways: each row's
+# last outcome is what the caller sees.
+TABLE: list[tuple[list[Reply | TransportError], type[object], int]] = [
+    ([OK], UpdateAuthEventFeedbackResponse, 1),
+    ([THROTTLED, OK], UpdateAuthEventFeedbackResponse, 2),
+    ([INTERNAL, THROTTLED, OK], UpdateAuthEventFeedbackResponse, 3),
+    ([THROTTLED, THROTTLED, THROTTLED], ServiceError, 3),
+    ([DENIED], ServiceError, 1),
+    ([LIMIT], ServiceError, 1),
+    ([REDIRECT], ProtocolError, 1),
+    ([TransportError("reset"), OK], UpdateAuthEventFeedbackResponse, 2),
+    (
+        [RequestTimeoutError("slow"), RequestTimeoutError("slow"), OK],
+        UpdateAuthEventFeedbackResponse,
+        3,
+    ),
+    ([TransportError("a"), TransportError("b"), TransportError("c")], TransportError, 3),
+    ([THROTTLED, DENIED], ServiceError, 2),
+]
+
+
+@pytest.mark.parametrize(("outcomes", "expected", "count"), TABLE)
+def test_outcome_table(
+    outcomes: list[Reply | TransportError], expected: type[object], count: int
+) -> None:
+    result, actions = drive(outcomes)
+    assert isinstance(result, expected)
+    assert sends(actions) == count
+    if isinstance(result, UpdateAuthEventFeedbackResponse):
+        assert result.attempts == count
+    else:
+        assert isinstance(result, CognitoError)
+        assert result.attempts == count
+        assert len(result.errors) == count - 1
+
+
+def test_final_error_keeps_the_earlier_ones_in_order() -> None:
+    first, second = TransportError("first"), RequestTimeoutError("second")
+    result, _ = drive([first, second, INTERNAL])
+    assert isinstance(result, ServiceError)
+    assert result.errors == (first, second)
+    assert "after 3 attempts" in str(result)
+
+
+def test_backoff_is_full_jitter_exponential_and_capped() -> None:
+    policy = RetryPolicy(base_delay=1.0, max_delay=5.0)
+    assert [policy.backoff(n, 0.999999) for n in (1, 2, 3, 4, 5)] == pytest.approx(
+        [1.0, 2.0, 4.0, 5.0, 5.0], rel=1e-5
+    )
+    assert policy.backoff(3, 0.0) == 0.0
+    assert policy.backoff(10_000, 0.5) == 2.5  # no overflow
+
+
+@given(st.integers(min_value=1, max_value=200), st.floats(min_value=0, max_value=0.999999))
+def test_backoff_bounds(retry: int, rand: float) -> None:
+    policy = RetryPolicy()
+    delay = policy.backoff(retry, rand)
+    assert 0 <= delay <= policy.max_delay
+    assert delay <= policy.base_delay * 2 ** (retry - 1)
+
+
+def test_retry_after_replaces_backoff_and_is_clamped() -> None:
+    hinted = Reply(400, {"x-amz-retry-after": "1500"}, THROTTLED.body)
+    _, actions = drive([hinted, OK], rand=0.0)
+    assert sleeps(actions) == [1.5]
+    huge = Reply(400, {"Retry-After": "3600"}, THROTTLED.body)
+    _, actions = drive([huge, OK], policy=RetryPolicy(max_retry_after=2.0))
+    assert sleeps(actions) == [2.0]
+
+
+def test_deadline_stops_a_retry_that_would_end_past_it() -> None:
+    policy = RetryPolicy(max_attempts=10, base_delay=1.0, max_delay=1.0, deadline=2.5)
+    result, actions = drive([THROTTLED] * 10, policy=policy, rand=0.99, attempt_time=0.1)
+    assert isinstance(result, ServiceError)
+    total = sum(sleeps(actions)) + 0.1 * sends(actions)
+    assert total <= 2.5
+    assert sends(actions) < 10
+
+
+def test_deadline_shortens_the_attempt() -> None:
+    policy = RetryPolicy(deadline=3.0)
+    _, actions = drive([OK], policy=policy)
+    (send,) = actions
+    assert isinstance(send, Send)
+    assert send.deadline == 3.0  # min(total 10 s, the call's deadline)
+
+
+def test_budget_is_shared_and_drained_by_retries() -> None:
+    budget = RetryBudget(12)
+    policy = RetryPolicy(max_attempts=5, retry_cost=5, timeout_retry_cost=10)
+    result, actions = drive([THROTTLED] * 5, policy=policy, budget=budget)
+    assert isinstance(result, ServiceError)
+    assert sends(actions) == 3  # 12 tokens pay for two retries
+    assert budget.tokens == 2
+    result, actions = drive([RequestTimeoutError("t"), OK], policy=policy, budget=budget)
+    assert isinstance(result, RequestTimeoutError)  # 10 > 2 tokens: no retry
+    assert sends(actions) == 1
+
+
+def test_success_refills_the_budget() -> None:
+    budget = RetryBudget(100)
+    drive([THROTTLED, OK], budget=budget)
+    assert budget.tokens == 100  # the retry's 5 came back
+    budget = RetryBudget(100)
+    budget.withdraw(10)
+    drive([OK], budget=budget)
+    assert budget.tokens == 91
+
+
+def test_rate_limiter_spaces_calls() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(10, burst=2, clock=clock)
+    assert [limiter.reserve() for _ in range(4)] == pytest.approx([0, 0, 0.1, 0.2])
+    clock.now += 1.0
+    assert limiter.reserve() == 0  # refilled, but never above the burst
+
+
+def test_rate_limiter_waits_become_sleeps() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(1, burst=1, clock=clock)
+    drive([OK], limiter=limiter, clock=clock)
+    _, actions = drive([OK], limiter=limiter, clock=clock)
+    assert isinstance(actions[0], Sleep)
+    assert actions[0].seconds == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_attempts": 0},
+        {"base_delay": -1},
+        {"max_delay": float("inf")},
+        {"deadline": 0},
+        {"retry_budget": -5},
+    ],
+)
+def test_policy_validation(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValidationError):
+        RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+outcome_strategy = st.sampled_from(
+    [
+        OK,
+        THROTTLED,
+        INTERNAL,
+        DENIED,
+        LIMIT,
+        REDIRECT,
+        TransportError("x"),
+        RequestTimeoutError("y"),
+    ]
+)
+
+
+@given(
+    st.lists(outcome_strategy, min_size=10, max_size=10),
+    st.integers(min_value=1, max_value=6),
+    st.floats(min_value=0, max_value=0.999),
+)
+def test_invariants(
+    outcomes: list[Reply | TransportError], max_attempts: int, rand: float
+) -> None:
+    policy = RetryPolicy(max_attempts=max_attempts)
+    result, actions = drive(outcomes, policy=policy, rand=rand)
+    n = sends(actions)
+    # Never more attempts than the policy allows, and one wait between retries at most.
+    assert 1 <= n <= max_attempts
+    assert len(sleeps(actions)) <= n - 1
+    assert all(0 <= s <= policy.max_delay for s in sleeps(actions))
+    # It stops at the first success or the first non-retryable outcome.
+    final = outcomes[n - 1]
+    if isinstance(result, UpdateAuthEventFeedbackResponse):
+        assert final is OK
+    else:
+        assert final is not OK
+        assert result.attempts == n
+        for earlier in outcomes[: n - 1]:
+            assert earlier in (THROTTLED, INTERNAL) or isinstance(earlier, TransportError)
