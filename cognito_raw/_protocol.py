@@ -20,7 +20,12 @@ from ._errors import (
     ServiceError,
     ValidationError,
 )
-from ._model import UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse, region_of
+from ._model import (
+    FeedbackValue,
+    UpdateAuthEventFeedbackRequest,
+    UpdateAuthEventFeedbackResponse,
+    region_of,
+)
 from ._record import Record
 from ._version import __version__
 
@@ -199,17 +204,25 @@ def build_request(
         url = resolve_endpoint(region, use_fips=use_fips, use_dualstack=use_dualstack) + "/"
     import json  # noqa: PLC0415 - see _load_object
 
-    # Members in the model's order; unchecked requests send their values as given.
-    body = json.dumps(
-        {
-            "UserPoolId": request.user_pool_id,
-            "Username": request.username,
-            "EventId": request.event_id,
-            "FeedbackToken": request.feedback_token,
-            "FeedbackValue": str(request.feedback_value),
-        },
-        separators=(",", ":"),
-    ).encode()
+    # Members in the model's order; unchecked requests send their values as
+    # given (any JSON value, for fuzzing a server: numbers, null, lists...).
+    value = request.feedback_value
+    try:
+        body = json.dumps(
+            {
+                "UserPoolId": request.user_pool_id,
+                "Username": request.username,
+                "EventId": request.event_id,
+                "FeedbackToken": request.feedback_token,
+                "FeedbackValue": value.value if isinstance(value, FeedbackValue) else value,
+            },
+            separators=(",", ":"),
+            allow_nan=False,  # NaN is not JSON
+        ).encode()
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(
+            field="request", rule="an unchecked request's members must be JSON values"
+        ) from exc
     headers = {
         "Content-Type": CONTENT_TYPE,
         "X-Amz-Target": TARGET,

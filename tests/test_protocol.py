@@ -605,3 +605,33 @@ def test_feedback_value_enum_on_the_wire() -> None:
             feedback_value=value.value.lower(),
         )
         assert json.loads(build_request(req).body)["FeedbackValue"] == value.value
+
+
+@pytest.mark.parametrize(
+    ("value", "wire"),
+    [(None, None), (7, 7), (["a"], ["a"]), ("x", "x")],
+)
+def test_unchecked_members_may_be_any_json_value(value: Any, wire: Any) -> None:
+    request = UpdateAuthEventFeedbackRequest.unchecked(
+        user_pool_id="us-east-1_x",
+        username=value,
+        event_id="e",
+        feedback_token="t",
+        feedback_value=value,
+    )
+    body = json.loads(build_request(request).body)
+    assert (body["Username"], body["FeedbackValue"]) == (wire, wire)
+
+
+@pytest.mark.parametrize("value", [b"bytes", object(), float("nan")])
+def test_unchecked_members_that_are_not_json_are_a_validation_error(value: Any) -> None:
+    request = UpdateAuthEventFeedbackRequest.unchecked(
+        user_pool_id="us-east-1_x",
+        username=value,
+        event_id="e",
+        feedback_token="t",
+        feedback_value="Valid",
+    )
+    with pytest.raises(ValidationError) as info:
+        build_request(request)
+    assert info.value.field == "request"

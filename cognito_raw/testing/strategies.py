@@ -15,6 +15,7 @@ which.
 
 from __future__ import annotations
 
+import json
 import re
 import string
 from typing import Any, Final
@@ -30,14 +31,19 @@ from cognito_raw._model import (
 )
 
 __all__ = [
+    "ERROR_REPLY_CODES",
     "FIELDS",
     "REGIONS",
+    "decorated_codes",
+    "error_codes",
+    "error_replies",
     "event_ids",
     "feedback_tokens",
     "feedback_values",
     "invalid_request_kwargs",
     "request_kwargs",
     "requests",
+    "success_replies",
     "user_pool_ids",
     "usernames",
 ]
@@ -191,3 +197,192 @@ def invalid_request_kwargs() -> st.SearchStrategy[tuple[str, str, dict[str, Any]
     return st.tuples(st.sampled_from(sorted(_INVALID)), request_kwargs()).flatmap(
         lambda pair: corrupt(*pair)
     )
+
+
+# --- replies ---------------------------------------------------------------------------
+
+ERROR_REPLY_CODES: Final = (
+    "InvalidParameterException",
+    "ResourceNotFoundException",
+    "TooManyRequestsException",
+    "NotAuthorizedException",
+    "UserNotFoundException",
+    "UserPoolAddOnNotEnabledException",
+    "OperationNotEnabledException",
+    "InternalErrorException",
+    # Unmodeled codes that reach clients all the same.
+    "SerializationException",
+    "ThrottlingException",
+    "ValidationException",
+    "LimitExceededException",
+    "UnknownOperationException",
+    "BadRequest",
+)
+# The service answers its modeled client errors, throttling included, with 400.
+_MODELED_CLIENT_ERRORS: Final = frozenset(ERROR_REPLY_CODES[:7])
+# Namespaces and URI suffixes seen on AWS error codes (Smithy's awsJson1.1 tests
+# and Coral services); sanitising must strip both.
+_NAMESPACES: Final = (
+    "com.amazonaws.cognito.identity.idp.model",
+    "com.amazon.coral.service",
+    "com.amazon.coral.validate",
+    "aws.protocoltests.restjson",
+)
+_URI_SUFFIXES: Final = (
+    "http://internal.amazon.com/coral/com.amazonaws.cognito.identity.idp.model/",
+    "http://internal.amazon.com/coral/com.amazon.coral.validate/",
+)
+_HTML_BODIES: Final = (
+    b"<html><head><title>403 Forbidden</title></head><body><h1>403 Forbidden</h1>"
+    b"<p>Request blocked.</p></body></html>",
+    b"<!DOCTYPE html>\n<html><body><h1>502 Bad Gateway</h1></body></html>\n",
+    b"<html><body>Service Unavailable</body></html>",
+)
+# Printable ASCII: a message must also fit in the x-amzn-ErrorMessage header.
+_MESSAGE_CHARS: Final = "".join(chr(c) for c in range(0x20, 0x7F))
+
+ErrorReplyTuple = tuple[int, dict[str, str], bytes, str | None]
+SuccessReplyTuple = tuple[int, dict[str, str], bytes, str | None]
+
+
+def error_codes() -> st.SearchStrategy[str]:
+    """Bare error codes: the modeled ones, unmodeled AWS ones, and made-up names."""
+    return st.one_of(
+        st.sampled_from(ERROR_REPLY_CODES),
+        st.from_regex(re.compile(r"[A-Z][A-Za-z0-9]{0,30}", re.ASCII), fullmatch=True),
+    )
+
+
+def decorated_codes(code: str) -> st.SearchStrategy[str]:
+    """``code`` as it may appear on the wire: bare, ``ns#X``, ``X:``, ``X:uri``, ``ns#X:uri``."""
+    namespaces = st.sampled_from(_NAMESPACES)
+    suffixes = st.sampled_from(_URI_SUFFIXES)
+    return st.one_of(
+        st.just(code),
+        st.just(f"{code}:"),
+        namespaces.map(lambda ns: f"{ns}#{code}"),
+        suffixes.map(lambda uri: f"{code}:{uri}"),
+        st.builds(lambda ns, uri: f"{ns}#{code}:{uri}", namespaces, suffixes),
+    )
+
+
+def _json_bytes(data: object) -> bytes:
+    return json.dumps(data).encode()
+
+
+def _header_name(name: str) -> st.SearchStrategy[str]:
+    # Header names are case-insensitive; clients must not care how they come.
+    return st.sampled_from((name, name.lower(), name.upper()))
+
+
+@st.composite
+def _error_reply(draw: st.DrawFn) -> ErrorReplyTuple:
+    code = draw(st.none() | error_codes())
+    place = draw(st.sampled_from(("header", "code", "__type")))
+    headers: dict[str, str] = {}
+    fields: dict[str, object] = {}
+    if draw(st.booleans()):
+        headers[draw(_header_name("x-amzn-RequestId"))] = str(draw(st.uuids()))
+    if code is not None:
+        wire = draw(decorated_codes(code))
+        if place == "header":
+            headers[draw(_header_name("X-Amzn-ErrorType"))] = wire
+        else:
+            fields[place] = wire
+        # Decoys of lower precedence: the header beats body "code", which
+        # beats body "__type".
+        lower = {"header": ("code", "__type"), "code": ("__type",), "__type": ()}[place]
+        for key in lower:
+            if draw(st.booleans()):
+                fields[key] = draw(error_codes().flatmap(decorated_codes))
+    # Decoys that never count: capital "Code" and a nested "__type".
+    if draw(st.booleans()):
+        fields["Code"] = draw(error_codes())
+    if draw(st.booleans()):
+        fields["error"] = {"__type": draw(error_codes())}
+    message = draw(st.text(_MESSAGE_CHARS, max_size=60))
+    where = draw(st.sampled_from(("message", "Message", "header", "none")))
+    if where == "header":
+        headers[draw(_header_name("x-amzn-ErrorMessage"))] = message
+    elif where != "none":
+        fields[where] = message
+    # The body: JSON whenever it must carry the code; otherwise any of the
+    # shapes that reach clients (empty, HTML from a proxy, plain text).
+    if code is not None and place != "header":
+        shape = "json"
+    else:
+        shape = draw(st.sampled_from(("json", "empty", "html", "text")))
+    if shape == "json":
+        headers["Content-Type"] = "application/x-amz-json-1.1"
+        body = _json_bytes(fields)
+    elif shape == "html":
+        headers["Content-Type"] = "text/html"
+        body = draw(st.sampled_from(_HTML_BODIES))
+    elif shape == "text":
+        headers["Content-Type"] = "text/plain"
+        body = draw(st.text(_MESSAGE_CHARS, min_size=1, max_size=40)).encode()
+        body = body if body.strip()[:1] not in (b"{", b"[") else b"x" + body
+    else:
+        body = b""
+    if code == "InternalErrorException":
+        status = 500
+    elif code in _MODELED_CLIENT_ERRORS:
+        status = 400
+    else:
+        status = draw(
+            st.sampled_from((400, 403, 404, 429, 500, 502, 503, 504)) | st.integers(400, 599)
+        )
+    return status, headers, body, code
+
+
+def error_replies() -> st.SearchStrategy[ErrorReplyTuple]:
+    """Error replies in every form awsJson1.1 allows: ``(status, headers, body, code)``.
+
+    ``code`` is what ``parse_response`` must report: the bare shape name, or
+    None for a reply that carries no code. The code comes from the
+    ``X-Amzn-ErrorType`` header, a body ``code`` or a body ``__type`` (with
+    lower-precedence decoys beside it), decorated with a namespace
+    (``com.amazonaws.cognito#X``), a URI suffix (``X:http://internal...``) or
+    a trailing colon; the message is in ``message``, ``Message``, the
+    ``x-amzn-ErrorMessage`` header or nowhere; codeless replies have JSON,
+    empty, HTML or plain-text bodies. Statuses are the service's (400, and 500
+    for InternalErrorException) for modeled codes, any 4xx/5xx otherwise::
+
+        @given(cst.error_replies())
+        def test_decodes(reply):
+            status, headers, body, code = reply
+            with pytest.raises(ServiceError) as info:
+                parse_response(status, headers, body)
+            assert info.value.code == code
+    """
+    return _error_reply()
+
+
+@st.composite
+def _success_reply(draw: st.DrawFn) -> SuccessReplyTuple:
+    headers: dict[str, str] = {}
+    if draw(st.booleans()):
+        headers[draw(_header_name("Content-Type"))] = "application/x-amz-json-1.1"
+    request_id = draw(st.none() | st.uuids().map(str))
+    if request_id is not None:
+        headers[draw(_header_name("x-amzn-RequestId"))] = request_id
+    body = draw(
+        st.sampled_from((b"{}", b"", b"{ }\n", b" {}"))
+        | st.dictionaries(
+            st.text(string.ascii_letters, min_size=1, max_size=10),
+            st.integers() | st.text(max_size=10) | st.none(),
+            max_size=3,
+        ).map(_json_bytes)
+    )
+    return 200, headers, body, request_id
+
+
+def success_replies() -> st.SearchStrategy[SuccessReplyTuple]:
+    """Successful replies: ``(status, headers, body, request_id)``.
+
+    Status 200 with an empty body, ``{}`` (with any whitespace) or a JSON
+    object holding members this version does not know (the output may grow);
+    with or without ``Content-Type`` and ``x-amzn-RequestId`` (``request_id``
+    is its value, or None).
+    """
+    return _success_reply()
