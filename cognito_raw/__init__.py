@@ -35,7 +35,55 @@ from ._protocol import (
 )
 from ._version import __version__
 
+# typing costs milliseconds at import; annotations alone need it (PEP 563).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+if TYPE_CHECKING:
+    from ._client import AsyncClient, Client
+    from ._retry import (
+        COGNITO_USER_RESOURCE_UPDATE_RPS,
+        AttemptInfo,
+        RateLimiter,
+        RetryPolicy,
+        Timeout,
+    )
+
+# Loaded on first use: the clients import httpx, and the retry machinery
+# imports dataclasses and threading; the sans-I/O core (and a Lambda cold
+# start that only builds requests) pays for neither.
+_LAZY = {
+    "AsyncClient": "_client",
+    "Client": "_client",
+    "COGNITO_USER_RESOURCE_UPDATE_RPS": "_retry",
+    "AttemptInfo": "_retry",
+    "RateLimiter": "_retry",
+    "RetryPolicy": "_retry",
+    "Timeout": "_retry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cognito_raw' has no attribute {name!r}")
+    import importlib  # noqa: PLC0415 - deferred on purpose
+
+    value = getattr(importlib.import_module(f"cognito_raw.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = [
+    "COGNITO_USER_RESOURCE_UPDATE_RPS",
+    "AsyncClient",
+    "AttemptInfo",
+    "Client",
     "CognitoError",
     "FeedbackValue",
     "HttpRequest",
@@ -44,9 +92,12 @@ __all__ = [
     "NotAuthorizedException",
     "OperationNotEnabledException",
     "ProtocolError",
+    "RateLimiter",
     "RequestTimeoutError",
     "ResourceNotFoundException",
+    "RetryPolicy",
     "ServiceError",
+    "Timeout",
     "TooManyRequestsException",
     "TransportError",
     "UpdateAuthEventFeedbackRequest",
