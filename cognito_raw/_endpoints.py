@@ -217,6 +217,7 @@ PARTITIONS: Final[tuple[Partition, ...]] = (
     ),
 )
 
+
 # The patterns are compiled exactly as botocore uses them (re.match, no flags).
 # Flags would not change anything: a validated region is [a-z0-9-] only, and
 # has no trailing newline for "$" to match before.
@@ -225,6 +226,7 @@ def _matchers() -> tuple[tuple[Partition, frozenset[str], re.Pattern[str]], ...]
     # Compiled on first use, not at import: eight patterns are a measurable
     # share of a cold start, and most processes resolve one region.
     return tuple((p, frozenset(p.regions), re.compile(p.region_regex)) for p in PARTITIONS)
+
 
 # The ruleset's FIPS + dual-stack branch names four regions whose endpoint
 # stays on amazonaws.com instead of the dual-stack suffix (stringEquals on

@@ -61,6 +61,7 @@ def test_core_imports_only_the_standard_library() -> None:
 
 def test_all_is_sorted_and_complete() -> None:
     names = cognito_raw.__all__
+
     # ruff's RUF022 order: CONSTANTS, then Classes, then everything else.
     def group(name: str) -> tuple[int, str]:
         if name.isupper():
