@@ -43,6 +43,7 @@ from cognito_raw import (
     UserPoolAddOnNotEnabledException,
     ValidationError,
 )
+from cognito_raw.testing import list_recordings, load_recording
 from tests import loopback
 from tests.loopback import CLOSE, HANG, RESET, TRICKLE, error, reply
 
@@ -455,3 +456,29 @@ def test_feedback_value_member_is_accepted() -> None:
             **{**FEEDBACK, "feedback_value": FeedbackValue.VALID}
         )
     assert result.status_code == 200
+
+
+# --- recorded replies through both clients -----------------------------------------------
+
+
+@pytest.mark.parametrize("name", list_recordings())
+def test_every_recording_through_both_clients(flavor: str, name: str) -> None:
+    recording = load_recording(name)
+    url = "https://cognito-idp.us-east-1.amazonaws.com/"
+    with respx.mock(assert_all_called=True, assert_all_mocked=True) as router:
+        route = router.post(url).mock(side_effect=lambda _: recording.to_httpx())
+        try:
+            result: object = make_call(flavor, retry=FAST)()
+        except CognitoError as exc:
+            result = exc
+    assert type(result).__name__ == recording.expect.class_name
+    retried = recording.expect.retryable is True
+    assert route.call_count == (FAST.max_attempts if retried else 1)
+    if isinstance(result, ServiceError):
+        assert result.code == recording.expect.code
+        assert result.retryable == recording.expect.retryable
+        assert result.request_id == recording.expect.request_id
+        if recording.expect.message is not None:
+            assert result.message == recording.expect.message
+    elif isinstance(result, UpdateAuthEventFeedbackResponse):
+        assert result.request_id == recording.expect.request_id
