@@ -23,6 +23,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Final
 
+from ._bucket import TokenBucket
 from ._errors import (
     CognitoError,
     RequestTimeoutError,
@@ -193,8 +194,7 @@ class RateLimiter:
             raise ValidationError(field="burst", rule=f"must be >= 1 (got {burst!r})")
         self._clock = clock
         self._lock = threading.Lock()
-        self._tokens = float(self.burst)
-        self._stamp = clock()
+        self._bucket = TokenBucket(self.rate, self.burst, clock())
 
     def reserve(self) -> float:
         """Take a slot; return how long to wait before using it (0 if none).
@@ -203,11 +203,7 @@ class RateLimiter:
         callers never exceed the rate together.
         """
         with self._lock:
-            now = self._clock()
-            self._tokens = min(float(self.burst), self._tokens + (now - self._stamp) * self.rate)
-            self._stamp = now
-            self._tokens -= 1.0
-            return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+            return self._bucket.reserve(self._clock())
 
 
 @dataclass(frozen=True, slots=True)

@@ -277,3 +277,14 @@ def test_invariants(
         assert result.attempts == n
         for earlier in outcomes[: n - 1]:
             assert earlier in (THROTTLED, INTERNAL) or isinstance(earlier, TransportError)
+
+
+def test_token_bucket_take_admits_or_refuses() -> None:
+    from cognito_raw._bucket import TokenBucket
+
+    bucket = TokenBucket(2.0, 2, now=0.0)
+    assert [bucket.take(0.0) for _ in range(3)] == [0.0, 0.0, pytest.approx(0.5)]
+    assert bucket.take(0.5) == 0.0  # refilled one token in half a second
+    assert bucket.take(100.0) == 0.0
+    assert bucket.tokens == pytest.approx(1.0)  # never above the burst
+    assert bucket.take(50.0) == 0.0  # a clock going backwards refills nothing
