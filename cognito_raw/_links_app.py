@@ -42,6 +42,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMap
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
+from ._bucket import TokenBucket
 from ._errors import (
     CognitoError,
     InternalErrorException,
@@ -136,37 +137,23 @@ class RateLimit:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.rate) and self.rate > 0):
-            raise ValueError(f"rate must be a positive number, got {self.rate!r}")
+            raise ValidationError(
+                field="rate", rule=f"must be a positive number (got {self.rate!r})"
+            )
         if self.burst < 1:
-            raise ValueError(f"burst must be at least 1, got {self.burst!r}")
-
-
-@dataclass(slots=True)
-class _Bucket:
-    tokens: float
-    stamp: float
-
-    def take(self, limit: RateLimit, now: float) -> float:
-        # Refill, then spend one token; the wait until one is free if none is.
-        elapsed = max(0.0, now - self.stamp)
-        self.tokens = min(float(limit.burst), self.tokens + elapsed * limit.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return 0.0
-        return (1.0 - self.tokens) / limit.rate
+            raise ValidationError(field="burst", rule=f"must be at least 1 (got {self.burst!r})")
 
 
 @dataclass(slots=True)
 class _Limiter:
     limit: RateLimit
     max_keys: int
-    buckets: OrderedDict[str, _Bucket] = field(default_factory=OrderedDict)
+    buckets: OrderedDict[str, TokenBucket] = field(default_factory=OrderedDict)
 
     def take(self, key: str, now: float) -> float:
         bucket = self.buckets.get(key)
         if bucket is None:
-            bucket = _Bucket(tokens=float(self.limit.burst), stamp=now)
+            bucket = TokenBucket(self.limit.rate, self.limit.burst, now)
             self.buckets[key] = bucket
             # Bounded memory: forget the least recently seen client. The
             # global bucket still caps what a crowd of addresses can do.
@@ -174,7 +161,7 @@ class _Limiter:
                 self.buckets.popitem(last=False)
         else:
             self.buckets.move_to_end(key)
-        return bucket.take(self.limit, now)
+        return bucket.take(now)
 
 
 DEFAULT_PER_CLIENT_LIMIT: Final = RateLimit(rate=0.2, burst=5)
@@ -231,7 +218,9 @@ def _normalise_origin(origin: str) -> str:
     text = origin.strip().rstrip("/").lower()
     parts = urllib.parse.urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
-        raise ValueError(f"not an origin (scheme://host[:port]): {origin!r}")
+        raise ValidationError(
+            field="allowed_origins", rule=f"not an origin (scheme://host[:port]): {origin!r}"
+        )
     return text
 
 
@@ -253,18 +242,21 @@ class FeedbackApp:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if "</" in stylesheet:
-            raise ValueError("stylesheet must not contain '</' (it is inlined in <style>)")
+            raise ValidationError(
+                field="stylesheet", rule="must not contain '</' (it is inlined in <style>)"
+            )
         if isinstance(allowed_origins, str):
             raise TypeError("allowed_origins must be a collection of origins, not a single str")
         if max_tracked < 1 or not remember_for > 0:
-            raise ValueError("max_tracked and remember_for must be positive")
+            raise ValidationError(
+                field="max_tracked", rule="max_tracked and remember_for must be positive"
+            )
         self._client = client
         self._pools = allowed_pools(user_pool_ids)
         self._texts = texts if texts is not None else FeedbackTexts()
         self._origins = frozenset(_normalise_origin(o) for o in allowed_origins)
         self._clients = _Limiter(limit=per_client_limit, max_keys=max_tracked)
-        self._global = _Bucket(tokens=float(global_limit.burst), stamp=clock())
-        self._global_limit = global_limit
+        self._global = TokenBucket(global_limit.rate, global_limit.burst, clock())
         self._stylesheet = stylesheet
         self._csp = (
             f"default-src 'none'; style-src {style_hash(stylesheet)}; form-action 'self'; "
@@ -605,7 +597,7 @@ class FeedbackApp:
             if len(self._in_flight) >= self._max_tracked:
                 _LOG.warning("feedback POST refused: too many submissions in flight")
                 return FeedbackOutcome.UNAVAILABLE
-            if self._global.take(self._global_limit, now) > 0:
+            if self._global.take(now) > 0:
                 _LOG.warning("feedback POST refused: global rate limit")
                 return FeedbackOutcome.UNAVAILABLE
             task = asyncio.ensure_future(self._deliver(request))

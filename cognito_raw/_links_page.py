@@ -98,6 +98,7 @@ main{max-width:34rem;margin:0 auto;padding:2rem 1.25rem}
 .brand{margin:0 0 1rem;color:var(--muted);font-weight:600}
 h1{font-size:1.5rem;line-height:1.25;margin:0 0 .75rem}
 p{margin:0 0 1rem}
+.card>:last-child{margin-bottom:0}
 form{margin:1.5rem 0 0}
 button{width:100%;min-height:3rem;padding:.75rem 1rem;border:0;border-radius:.5rem;\
 background:var(--accent);color:var(--accent-fg);font:inherit;font-weight:600;cursor:pointer}

@@ -1,7 +1,9 @@
 """The ASGI feedback app through httpx's ASGI transport, with a stub sender.
 
-A stub stands in for cognito_raw.AsyncClient until the real client and the fake
-Cognito land; it records every request and answers from a script.
+The stub stands in for cognito_raw.AsyncClient so that every exception the
+client can raise is scripted exactly and a gate can hold a call in flight; it
+records every request. The same app against the real AsyncClient and
+FakeCognito is tests/test_feedback_app_fake.py; in Chromium, tests/test_browser.py.
 """
 
 from __future__ import annotations
