@@ -15,7 +15,6 @@ minutes. It also builds a TLS context only for https endpoints, once.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import functools
 import random as _random
@@ -235,7 +234,18 @@ def _decode(raw: bytes, encoding: str | None, limit: int) -> bytes:
     return raw
 
 
+@functools.lru_cache(maxsize=8)
+def _full_timeout(timeout: Timeout) -> httpx.Timeout:
+    return httpx.Timeout(
+        connect=timeout.connect, read=timeout.read, write=timeout.write, pool=timeout.pool
+    )
+
+
 def _httpx_timeout(timeout: Timeout, left: float) -> httpx.Timeout:
+    # Usually the attempt has more time left than any one operation may take:
+    # the same httpx.Timeout then serves every call.
+    if left >= max(timeout.connect, timeout.read, timeout.write, timeout.pool):
+        return _full_timeout(timeout)
     left = max(left, 0.001)
     return httpx.Timeout(
         connect=min(timeout.connect, left),
@@ -341,7 +351,8 @@ class _Base:
             body = response.content[: self._max_body]
         else:
             body = _decode(reader.body, response.headers.get("content-encoding"), self._max_body)
-        return Reply(response.status_code, response.headers.multi_items(), body)
+        # The raw (bytes, bytes) pairs: parse_response decodes only what it reads.
+        return Reply(response.status_code, response.headers.raw, body)
 
     def __repr__(self) -> str:
         where = self._endpoint_url or self._region or "region from the user pool ID"
@@ -518,7 +529,7 @@ class AsyncClient(_Base):
         rate_limit: float | RateLimiter | None = None,
         on_attempt: Callable[[AttemptInfo], None] | None = None,
         max_body: int = DEFAULT_MAX_BODY,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         random: Callable[[], float] = _random.random,
     ) -> None:
@@ -537,6 +548,13 @@ class AsyncClient(_Base):
             clock=clock,
             random=random,
         )
+        if sleep is None:
+            # asyncio is imported here, not with the module: a sync Client's
+            # cold start should not pay for it (it costs more than httpx's own
+            # modules that it does not share).
+            import asyncio  # noqa: PLC0415
+
+            sleep = asyncio.sleep
         self._sleep = sleep
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(

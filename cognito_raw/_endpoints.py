@@ -333,8 +333,10 @@ def _url_for(region: str, partition: Partition, *, use_fips: bool, use_dualstack
 
 @functools.lru_cache(maxsize=256)
 def _resolve(region: str, use_fips: bool, use_dualstack: bool) -> str:
-    # Only validated regions get here and only successes are cached
+    # The check runs inside the cache, so a client that resolves the same
+    # region on every call pays for it once. Only successes are cached
     # (lru_cache keeps no exceptions): at most 256 well-formed regions.
+    validate_region(region)
     return _url_for(region, _partition_of(region), use_fips=use_fips, use_dualstack=use_dualstack)
 
 
@@ -347,7 +349,9 @@ def resolve_endpoint(region: str, *, use_fips: bool = False, use_dualstack: bool
     (field ``"region"``), or for FIPS / dual-stack in a partition without them
     (field ``"use_fips"`` / ``"use_dualstack"``).
     """
-    return _resolve(validate_region(region), bool(use_fips), bool(use_dualstack))
+    if type(region) is not str:  # a str subclass, or not a string at all (which raises)
+        region = validate_region(region)
+    return _resolve(region, bool(use_fips), bool(use_dualstack))
 
 
 # One DNS name: labels of letters, digits, hyphens and underscores (container
@@ -408,6 +412,20 @@ def check_endpoint_url(url: str, *, allow_http: bool = False) -> str:
     The scheme and host are lower-cased, an IPv6 host is compressed, the port
     and any path prefix are kept. Raises ``ValidationError(field="endpoint_url")``.
     """
+    # A client's build_request checks its endpoint on every call, and the check
+    # parses the URL: the results are cached.
+    if type(url) is str:
+        return _checked_url(url, bool(allow_http))
+    return _check_endpoint_url(url, allow_http=allow_http)
+
+
+@functools.lru_cache(maxsize=32)
+def _checked_url(url: str, allow_http: bool) -> str:
+    # Only successes are cached (lru_cache keeps no exceptions).
+    return _check_endpoint_url(url, allow_http=allow_http)
+
+
+def _check_endpoint_url(url: str, *, allow_http: bool = False) -> str:
     # Imported here, not at the top, so that importing the core costs only re
     # and typing; a custom endpoint is checked once per client, if at all.
     from urllib.parse import urlsplit  # noqa: PLC0415 - see above

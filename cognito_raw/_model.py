@@ -66,6 +66,9 @@ _FEEDBACK_TOKEN_RE: Final = re.compile(FEEDBACK_TOKEN_PATTERN, re.ASCII)
 # for the common case that gives the same verdict as the category loop.
 _ASCII_USERNAME_RE: Final = re.compile(r"[!-~]+")
 
+# Records are immutable: their __init__ sets slots through object's setter.
+_setattr: Final = object.__setattr__
+
 _CATEGORY_NAMES: Final = {
     "Z": "a space or separator",
     "C": "a control, format or unassigned character",
@@ -94,6 +97,14 @@ def _check_str(field: str, value: object) -> str:
 
 def validate_user_pool_id(value: object) -> str:
     """Check a user pool ID against the model; return it."""
+    # Fast path: one length check and one match for the valid case; the
+    # checks below run only to say what is wrong.
+    if (
+        isinstance(value, str)
+        and len(value) <= USER_POOL_ID_MAX
+        and _USER_POOL_ID_RE.fullmatch(value) is not None
+    ):
+        return value
     text = _check_str("user_pool_id", value)
     _check_length("user_pool_id", text, USER_POOL_ID_MIN, USER_POOL_ID_MAX)
     if _USER_POOL_ID_RE.fullmatch(text) is None:
@@ -107,6 +118,13 @@ def validate_user_pool_id(value: object) -> str:
 
 def validate_username(value: object) -> str:
     """Check a username against the model; the error never shows the value."""
+    if (
+        isinstance(value, str)
+        and len(value) <= USERNAME_MAX
+        and value.isascii()
+        and _ASCII_USERNAME_RE.fullmatch(value) is not None
+    ):
+        return value
     text = _check_str("username", value)
     _check_length("username", text, USERNAME_MIN, USERNAME_MAX)
     if text.isascii() and _ASCII_USERNAME_RE.fullmatch(text) is not None:
@@ -125,6 +143,12 @@ def validate_username(value: object) -> str:
 
 def validate_event_id(value: object) -> str:
     """Check an event ID against the model; return it."""
+    if (
+        isinstance(value, str)
+        and len(value) <= EVENT_ID_MAX
+        and _EVENT_ID_RE.fullmatch(value) is not None
+    ):
+        return value
     text = _check_str("event_id", value)
     _check_length("event_id", text, EVENT_ID_MIN, EVENT_ID_MAX)
     if _EVENT_ID_RE.fullmatch(text) is None:
@@ -138,6 +162,8 @@ def validate_event_id(value: object) -> str:
 
 def validate_feedback_token(value: object) -> str:
     """Check a feedback token against the model; the error never shows the value."""
+    if isinstance(value, str) and _FEEDBACK_TOKEN_RE.fullmatch(value) is not None:
+        return value
     text = _check_str("feedback_token", value)
     _check_length("feedback_token", text, FEEDBACK_TOKEN_MIN, None)
     if _FEEDBACK_TOKEN_RE.fullmatch(text) is None:
@@ -179,11 +205,23 @@ class FeedbackValue(str, enum.Enum):
         return self.value
 
 
+# The four spellings seen in practice, looked up before Enum.__call__ (which
+# costs a microsecond). A member itself misses here (Enum hashes by name) and
+# takes the Enum.__call__ path, which returns it unchanged.
+_FEEDBACK_VALUES: Final = {
+    "Valid": FeedbackValue.VALID,
+    "Invalid": FeedbackValue.INVALID,
+    "valid": FeedbackValue.VALID,
+    "invalid": FeedbackValue.INVALID,
+}
+
+
 def validate_feedback_value(value: object) -> FeedbackValue:
     """Normalise a feedback value to a FeedbackValue member."""
-    if isinstance(value, FeedbackValue):
-        return value
     if isinstance(value, str):
+        member = _FEEDBACK_VALUES.get(value)
+        if member is not None:
+            return member
         try:
             return FeedbackValue(value)
         except ValueError:
@@ -221,11 +259,11 @@ class UpdateAuthEventFeedbackRequest(Record):
         feedback_token: str,
         feedback_value: FeedbackValue | str,
     ) -> None:
-        self._set("user_pool_id", validate_user_pool_id(user_pool_id))
-        self._set("username", validate_username(username))
-        self._set("event_id", validate_event_id(event_id))
-        self._set("feedback_token", validate_feedback_token(feedback_token))
-        self._set("feedback_value", validate_feedback_value(feedback_value))
+        _setattr(self, "user_pool_id", validate_user_pool_id(user_pool_id))
+        _setattr(self, "username", validate_username(username))
+        _setattr(self, "event_id", validate_event_id(event_id))
+        _setattr(self, "feedback_token", validate_feedback_token(feedback_token))
+        _setattr(self, "feedback_value", validate_feedback_value(feedback_value))
 
     @classmethod
     def unchecked(
@@ -276,6 +314,6 @@ class UpdateAuthEventFeedbackResponse(Record):
     def __init__(
         self, *, request_id: str | None, status_code: int = 200, attempts: int = 1
     ) -> None:
-        self._set("request_id", request_id)
-        self._set("status_code", status_code)
-        self._set("attempts", attempts)
+        _setattr(self, "request_id", request_id)
+        _setattr(self, "status_code", status_code)
+        _setattr(self, "attempts", attempts)

@@ -105,6 +105,10 @@ _REDACTED: Final = "<redacted>"
 _MIN_SCRUB: Final = 4
 
 
+# Records are immutable: their __init__ sets slots through object's setter.
+_setattr: Final = object.__setattr__
+
+
 def user_agent(extra: str | None = None) -> str:
     """The User-Agent header value: cognito-raw's version and Python's."""
     base = _USER_AGENT
@@ -133,10 +137,10 @@ class HttpRequest(Record):
     body: bytes
 
     def __init__(self, method: str, url: str, headers: dict[str, str], body: bytes) -> None:
-        self._set("method", method)
-        self._set("url", url)
-        self._set("headers", headers)
-        self._set("body", body)
+        _setattr(self, "method", method)
+        _setattr(self, "url", url)
+        _setattr(self, "headers", headers)
+        _setattr(self, "body", body)
 
     def __hash__(self) -> int:
         return hash((self.method, self.url, self.body))
@@ -206,15 +210,52 @@ def build_request(
 
     # Members in the model's order; unchecked requests send their values as
     # given (any JSON value, for fuzzing a server: numbers, null, lists...).
+    pool, user, event, token = (
+        request.user_pool_id,
+        request.username,
+        request.event_id,
+        request.feedback_token,
+    )
     value = request.feedback_value
+    if isinstance(value, FeedbackValue):
+        value = value.value
+    if str is type(pool) is type(user) is type(event) is type(token) is type(value):
+        # Every request built with validation: what json.dumps(separators=
+        # (",", ":")) writes, byte for byte, without building a JSONEncoder
+        # per call (json.dumps does for any non-default argument). Each string
+        # goes through json's own C escaper.
+        quote = json.encoder.encode_basestring_ascii
+        body = (
+            f'{{"UserPoolId":{quote(pool)},"Username":{quote(user)},'
+            f'"EventId":{quote(event)},"FeedbackToken":{quote(token)},'
+            f'"FeedbackValue":{quote(value)}}}'
+        ).encode()
+    else:
+        body = _json_body(pool, user, event, token, value)
+    headers = {
+        "Content-Type": CONTENT_TYPE,
+        "X-Amz-Target": TARGET,
+        "Content-Length": str(len(body)),
+        "User-Agent": f"{_USER_AGENT} {user_agent_extra}" if user_agent_extra else _USER_AGENT,
+        # Cognito's replies are tiny; asking for them uncompressed lets the
+        # clients bound what they read without decompressing first.
+        "Accept-Encoding": "identity",
+    }
+    return HttpRequest("POST", url, headers, body)
+
+
+def _json_body(pool: object, user: object, event: object, token: object, value: object) -> bytes:
+    # unchecked() requests with values of any JSON type.
+    import json  # noqa: PLC0415 - see _load_object
+
     try:
-        body = json.dumps(
+        return json.dumps(
             {
-                "UserPoolId": request.user_pool_id,
-                "Username": request.username,
-                "EventId": request.event_id,
-                "FeedbackToken": request.feedback_token,
-                "FeedbackValue": value.value if isinstance(value, FeedbackValue) else value,
+                "UserPoolId": pool,
+                "Username": user,
+                "EventId": event,
+                "FeedbackToken": token,
+                "FeedbackValue": value,
             },
             separators=(",", ":"),
             allow_nan=False,  # NaN is not JSON
@@ -223,16 +264,6 @@ def build_request(
         raise ValidationError(
             field="request", rule="an unchecked request's members must be JSON values"
         ) from exc
-    headers = {
-        "Content-Type": CONTENT_TYPE,
-        "X-Amz-Target": TARGET,
-        "Content-Length": str(len(body)),
-        "User-Agent": user_agent(user_agent_extra),
-        # Cognito's replies are tiny; asking for them uncompressed lets the
-        # clients bound what they read without decompressing first.
-        "Accept-Encoding": "identity",
-    }
-    return HttpRequest("POST", url, headers, body)
 
 
 def sanitize_error_code(raw: str) -> str:
@@ -268,10 +299,29 @@ def _header_dict(headers: Headers) -> dict[str, str]:
     items = headers.items() if hasattr(headers, "items") else headers
     out: dict[str, str] = {}
     for name, value in items:
+        if name.__class__ is str and value.__class__ is str:  # the usual case, cheaply
+            out[name.lower()] = value
+            continue
         key = name.decode("latin-1") if isinstance(name, bytes) else name
         text = value.decode("latin-1") if isinstance(value, bytes) else value
         out[key.lower()] = text
     return out
+
+
+def _success_request_id(headers: Headers) -> str | None:
+    # A success needs only the request ID: of a list of pairs (what the
+    # clients pass), look only at names as long as its two spellings (both 16
+    # characters), instead of lower-casing every header into a dict.
+    if headers.__class__ is list:
+        found: dict[str, str] = {}
+        for name, value in headers:
+            if len(name) == 16:
+                key = name.decode("latin-1") if isinstance(name, bytes) else name
+                text = value.decode("latin-1") if isinstance(value, bytes) else value
+                found[key.lower()] = text
+        return found.get("x-amzn-requestid") or found.get("x-amz-request-id") or None
+    h = _header_dict(headers)
+    return h.get("x-amzn-requestid") or h.get("x-amz-request-id") or None
 
 
 def _parse_retry_after(headers: dict[str, str]) -> float | None:
@@ -331,10 +381,10 @@ def parse_response(
     ``secrets`` (the username and token sent) are scrubbed from messages.
     Total: for any input it returns or raises a ``CognitoError``.
     """
-    h = _header_dict(headers)
-    request_id = h.get("x-amzn-requestid") or h.get("x-amz-request-id") or None
     if 200 <= status_code < 300:
-        if body.strip() and _load_object(body) is None:
+        request_id = _success_request_id(headers)
+        # Cognito's success is "{}": no need to ask json.
+        if body != b"{}" and body.strip() and _load_object(body) is None:
             raise ProtocolError(
                 f"HTTP {status_code} reply whose body is not a JSON object "
                 "(the feedback may not have been recorded)",
@@ -342,6 +392,8 @@ def parse_response(
                 request_id=request_id,
             )
         return UpdateAuthEventFeedbackResponse(request_id=request_id, status_code=status_code)
+    h = _header_dict(headers)
+    request_id = h.get("x-amzn-requestid") or h.get("x-amz-request-id") or None
     if status_code < 400 or status_code > 599:
         what = "a redirect, not followed" if 300 <= status_code < 400 else "not a Cognito reply"
         raise ProtocolError(

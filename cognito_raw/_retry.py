@@ -167,6 +167,8 @@ class RetryBudget:
 
     def deposit(self, amount: int) -> None:
         """Return tokens after a success, up to the capacity."""
+        if self._tokens >= self.capacity:  # full, as almost always: no lock needed
+            return
         with self._lock:
             self._tokens = min(self.capacity, self._tokens + amount)
 
@@ -351,6 +353,8 @@ def run_call(
                     duration=duration,
                     response=response,
                 )
+                if attempt == 1:  # parse_response's already says 1 attempt
+                    return response
                 return UpdateAuthEventFeedbackResponse(
                     request_id=response.request_id,
                     status_code=response.status_code,

@@ -635,3 +635,41 @@ def test_unchecked_members_that_are_not_json_are_a_validation_error(value: Any) 
     with pytest.raises(ValidationError) as info:
         build_request(request)
     assert info.value.field == "request"
+
+
+@given(cst.requests())
+def test_fast_body_is_byte_identical_to_json_dumps(
+    request: UpdateAuthEventFeedbackRequest,
+) -> None:
+    # build_request writes the body without json.dumps for speed; it must be
+    # exactly what json.dumps would write.
+    expected = json.dumps(
+        {
+            "UserPoolId": request.user_pool_id,
+            "Username": request.username,
+            "EventId": request.event_id,
+            "FeedbackToken": request.feedback_token,
+            "FeedbackValue": str(request.feedback_value),
+        },
+        separators=(",", ":"),
+    ).encode()
+    assert build_request(request).body == expected
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["X-Amzn-RequestId", "x-amz-request-id", "Other-16-chars!!", "X"]),
+            st.text(st.characters(max_codepoint=255), max_size=5),
+        ),
+        max_size=4,
+    )
+)
+def test_request_id_is_found_in_any_header_form(pairs: list[tuple[str, str]]) -> None:
+    lowered = {name.lower(): value for name, value in pairs}
+    expected = lowered.get("x-amzn-requestid") or lowered.get("x-amz-request-id") or None
+    raw = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in pairs]  # wire bytes
+    for form in (pairs, dict(pairs), raw):
+        if isinstance(form, dict) and len(form) != len(pairs):
+            continue
+        assert parse_response(200, form, b"{}").request_id == expected
