@@ -95,8 +95,16 @@ def _check_str(field: str, value: object) -> str:
     return value
 
 
+# Pool IDs that passed, remembered: a service sends feedback for one or a few
+# pools, so most calls skip the regex. Bounded; cleared when full.
+_KNOWN_POOLS: Final[set[str]] = set()
+_KNOWN_POOLS_MAX: Final = 64
+
+
 def validate_user_pool_id(value: object) -> str:
     """Check a user pool ID against the model; return it."""
+    if value.__class__ is str and value in _KNOWN_POOLS:
+        return value
     # Fast path: one length check and one match for the valid case; the
     # checks below run only to say what is wrong.
     if (
@@ -104,6 +112,10 @@ def validate_user_pool_id(value: object) -> str:
         and len(value) <= USER_POOL_ID_MAX
         and _USER_POOL_ID_RE.fullmatch(value) is not None
     ):
+        if value.__class__ is str:
+            if len(_KNOWN_POOLS) >= _KNOWN_POOLS_MAX:
+                _KNOWN_POOLS.clear()
+            _KNOWN_POOLS.add(value)
         return value
     text = _check_str("user_pool_id", value)
     _check_length("user_pool_id", text, USER_POOL_ID_MIN, USER_POOL_ID_MAX)

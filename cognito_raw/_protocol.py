@@ -32,6 +32,7 @@ from ._version import __version__
 # typing costs milliseconds at import; annotations alone need it (PEP 563).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Final
 
 # What parse_response accepts as headers: any mapping (dict, httpx.Headers) or
@@ -175,6 +176,24 @@ def redact_body(body: bytes) -> str:
     return json.dumps(data)
 
 
+# id() of each member -> its JSON text; members are singletons, and id() avoids
+# Enum.__hash__, which is a Python-level call.
+_QUOTED_VALUES: Final = {id(member): f'"{member.value}"' for member in FeedbackValue}
+_QUOTE: list[Callable[[str], str]] = []
+_URL_BY_POOL: Final[dict[tuple[str, bool, bool], str]] = {}
+_URL_BY_POOL_MAX: Final = 64
+
+
+def _quote() -> Callable[[str], str]:
+    # json's C string escaper, looked up once: json itself is imported on
+    # first use, not with the package (see _load_object).
+    if not _QUOTE:
+        import json  # noqa: PLC0415
+
+        _QUOTE.append(json.encoder.encode_basestring_ascii)
+    return _QUOTE[0]
+
+
 def build_request(
     request: UpdateAuthEventFeedbackRequest,
     *,
@@ -202,33 +221,45 @@ def build_request(
                 rule="a custom endpoint cannot be combined with use_fips or use_dualstack",
             )
         url = check_endpoint_url(endpoint_url, allow_http=allow_http) + "/"
+    elif region is None:
+        # The usual case: the region is the pool ID's prefix. Remember each
+        # pool's URL (the pool ID was validated by now, or resolve_endpoint
+        # validates its prefix below), so a busy service skips the rules.
+        pool_id = request.user_pool_id
+        key = (pool_id, bool(use_fips), bool(use_dualstack))
+        cached = _URL_BY_POOL.get(key) if pool_id.__class__ is str else None
+        if cached is not None:
+            url = cached
+        else:
+            pool_region = region_of(request.user_pool_id)
+            url = resolve_endpoint(pool_region, use_fips=use_fips, use_dualstack=use_dualstack)
+            url += "/"
+            if pool_id.__class__ is str:
+                if len(_URL_BY_POOL) >= _URL_BY_POOL_MAX:
+                    _URL_BY_POOL.clear()
+                _URL_BY_POOL[key] = url
     else:
-        if region is None:
-            region = region_of(request.user_pool_id)
         url = resolve_endpoint(region, use_fips=use_fips, use_dualstack=use_dualstack) + "/"
-    import json  # noqa: PLC0415 - see _load_object
-
     # Members in the model's order; unchecked requests send their values as
     # given (any JSON value, for fuzzing a server: numbers, null, lists...).
-    pool, user, event, token = (
+    pool, user, event, token, value = (
         request.user_pool_id,
         request.username,
         request.event_id,
         request.feedback_token,
+        request.feedback_value,
     )
-    value = request.feedback_value
-    if isinstance(value, FeedbackValue):
-        value = value.value
-    if str is type(pool) is type(user) is type(event) is type(token) is type(value):
-        # Every request built with validation: what json.dumps(separators=
-        # (",", ":")) writes, byte for byte, without building a JSONEncoder
-        # per call (json.dumps does for any non-default argument). Each string
-        # goes through json's own C escaper.
-        quote = json.encoder.encode_basestring_ascii
+    # A validated request always holds a member: its JSON is a constant.
+    quoted_value = _QUOTED_VALUES.get(id(value))
+    if quoted_value is not None and str is type(pool) is type(user) is type(event) is type(token):
+        # What json.dumps(separators=(",", ":")) writes, byte for byte, without
+        # building a JSONEncoder per call (json.dumps does for any non-default
+        # argument). Each string goes through json's own C escaper.
+        quote = _quote()
         body = (
             f'{{"UserPoolId":{quote(pool)},"Username":{quote(user)},'
             f'"EventId":{quote(event)},"FeedbackToken":{quote(token)},'
-            f'"FeedbackValue":{quote(value)}}}'
+            f'"FeedbackValue":{quoted_value}}}'
         ).encode()
     else:
         body = _json_body(pool, user, event, token, value)
@@ -247,6 +278,9 @@ def build_request(
 def _json_body(pool: object, user: object, event: object, token: object, value: object) -> bytes:
     # unchecked() requests with values of any JSON type.
     import json  # noqa: PLC0415 - see _load_object
+
+    if isinstance(value, FeedbackValue):
+        value = value.value
 
     try:
         return json.dumps(

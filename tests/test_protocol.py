@@ -673,3 +673,30 @@ def test_request_id_is_found_in_any_header_form(pairs: list[tuple[str, str]]) ->
         if isinstance(form, dict) and len(form) != len(pairs):
             continue
         assert parse_response(200, form, b"{}").request_id == expected
+
+
+def test_pool_url_cache_is_bounded_and_never_caches_a_refusal() -> None:
+    from cognito_raw import _protocol
+
+    for i in range(200):
+        build_request(
+            UpdateAuthEventFeedbackRequest(
+                user_pool_id=f"eu-west-1_P{i}",
+                username="u",
+                event_id="e",
+                feedback_token="t",
+                feedback_value="Valid",
+            )
+        )
+    assert len(_protocol._URL_BY_POOL) <= 64
+    hostile = UpdateAuthEventFeedbackRequest.unchecked(
+        user_pool_id="evil.com#_x",
+        username="u",
+        event_id="e",
+        feedback_token="t",
+        feedback_value="Valid",
+    )
+    for _ in range(2):
+        with pytest.raises(ValidationError):
+            build_request(hostile)
+    assert not any(key[0] == "evil.com#_x" for key in _protocol._URL_BY_POOL)
