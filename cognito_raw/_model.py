@@ -13,7 +13,7 @@ import re
 import unicodedata
 
 from ._errors import ValidationError
-from ._record import Record
+from ._record import Record, slot_setters
 
 # typing costs milliseconds at import; annotations alone need it (PEP 563).
 TYPE_CHECKING = False
@@ -65,9 +65,6 @@ _FEEDBACK_TOKEN_RE: Final = re.compile(FEEDBACK_TOKEN_PATTERN, re.ASCII)
 # Every printable ASCII character but space is in L, N, P or S: a fast path
 # for the common case that gives the same verdict as the category loop.
 _ASCII_USERNAME_RE: Final = re.compile(r"[!-~]+")
-
-# Records are immutable: their __init__ sets slots through object's setter.
-_setattr: Final = object.__setattr__
 
 _CATEGORY_NAMES: Final = {
     "Z": "a space or separator",
@@ -271,11 +268,12 @@ class UpdateAuthEventFeedbackRequest(Record):
         feedback_token: str,
         feedback_value: FeedbackValue | str,
     ) -> None:
-        _setattr(self, "user_pool_id", validate_user_pool_id(user_pool_id))
-        _setattr(self, "username", validate_username(username))
-        _setattr(self, "event_id", validate_event_id(event_id))
-        _setattr(self, "feedback_token", validate_feedback_token(feedback_token))
-        _setattr(self, "feedback_value", validate_feedback_value(feedback_value))
+        set_pool, set_user, set_event, set_token, set_value = _REQUEST_SETTERS
+        set_pool(self, validate_user_pool_id(user_pool_id))
+        set_user(self, validate_username(username))
+        set_event(self, validate_event_id(event_id))
+        set_token(self, validate_feedback_token(feedback_token))
+        set_value(self, validate_feedback_value(feedback_value))
 
     @classmethod
     def unchecked(
@@ -326,6 +324,16 @@ class UpdateAuthEventFeedbackResponse(Record):
     def __init__(
         self, *, request_id: str | None, status_code: int = 200, attempts: int = 1
     ) -> None:
-        _setattr(self, "request_id", request_id)
-        _setattr(self, "status_code", status_code)
-        _setattr(self, "attempts", attempts)
+        set_id, set_status, set_attempts = _RESPONSE_SETTERS
+        set_id(self, request_id)
+        set_status(self, status_code)
+        set_attempts(self, attempts)
+
+
+# Records are immutable: their __init__s set the slots through these.
+_REQUEST_SETTERS: Final = slot_setters(
+    UpdateAuthEventFeedbackRequest, *UpdateAuthEventFeedbackRequest._fields
+)
+_RESPONSE_SETTERS: Final = slot_setters(
+    UpdateAuthEventFeedbackResponse, *UpdateAuthEventFeedbackResponse._fields
+)

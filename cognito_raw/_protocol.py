@@ -26,7 +26,7 @@ from ._model import (
     UpdateAuthEventFeedbackResponse,
     region_of,
 )
-from ._record import Record
+from ._record import Record, slot_setters
 from ._version import __version__
 
 # typing costs milliseconds at import; annotations alone need it (PEP 563).
@@ -106,10 +106,6 @@ _REDACTED: Final = "<redacted>"
 _MIN_SCRUB: Final = 4
 
 
-# Records are immutable: their __init__ sets slots through object's setter.
-_setattr: Final = object.__setattr__
-
-
 def user_agent(extra: str | None = None) -> str:
     """The User-Agent header value: cognito-raw's version and Python's."""
     base = _USER_AGENT
@@ -138,10 +134,11 @@ class HttpRequest(Record):
     body: bytes
 
     def __init__(self, method: str, url: str, headers: dict[str, str], body: bytes) -> None:
-        _setattr(self, "method", method)
-        _setattr(self, "url", url)
-        _setattr(self, "headers", headers)
-        _setattr(self, "body", body)
+        set_method, set_url, set_headers, set_body = _HTTP_REQUEST_SETTERS
+        set_method(self, method)
+        set_url(self, url)
+        set_headers(self, headers)
+        set_body(self, body)
 
     def __hash__(self) -> int:
         return hash((self.method, self.url, self.body))
@@ -155,6 +152,10 @@ class HttpRequest(Record):
             f"HttpRequest(method={self.method!r}, url={self.url!r}, "
             f"headers={self.headers!r}, body=<{len(self.body)} bytes, redacted>)"
         )
+
+
+# HttpRequest is immutable: its __init__ sets the slots through these.
+_HTTP_REQUEST_SETTERS: Final = slot_setters(HttpRequest, *HttpRequest._fields)
 
 
 def redact_body(body: bytes) -> str:

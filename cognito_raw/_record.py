@@ -10,7 +10,17 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, ClassVar
+
+
+def slot_setters(cls: type[Record], *names: str) -> tuple[Callable[[Any, Any], None], ...]:
+    """The slots' own setters, for a subclass's ``__init__``.
+
+    Calling a slot descriptor's ``__set__`` skips the attribute lookup that
+    ``object.__setattr__`` does: measurably faster on the per-call path.
+    """
+    return tuple(cls.__dict__[name].__set__ for name in names)
 
 
 def _restore(cls: type[Record], values: tuple[Any, ...]) -> Record:
