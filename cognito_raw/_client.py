@@ -349,10 +349,13 @@ class _Base:
             # An in-memory response (a mock transport, or an event hook that
             # read it): already decoded by httpx, only bounded here.
             body = response.content[: self._max_body]
+            truncated = len(response.content) > self._max_body
         else:
             body = _decode(reader.body, response.headers.get("content-encoding"), self._max_body)
+            # Cut while reading, or decompressed up to the limit (a gzip bomb).
+            truncated = reader.truncated or len(body) >= self._max_body
         # The raw (bytes, bytes) pairs: parse_response decodes only what it reads.
-        return Reply(response.status_code, response.headers.raw, body)
+        return Reply(response.status_code, response.headers.raw, body, truncated)
 
     def __repr__(self) -> str:
         where = self._endpoint_url or self._region or "region from the user pool ID"

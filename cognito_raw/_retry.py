@@ -26,6 +26,7 @@ from typing import Final
 from ._bucket import TokenBucket
 from ._errors import (
     CognitoError,
+    ProtocolError,
     RequestTimeoutError,
     ServiceError,
     TransportError,
@@ -226,11 +227,15 @@ class Sleep:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """Outcome of a ``Send``: what came back (the body read at most to the limit)."""
+    """Outcome of a ``Send``: what came back (the body read at most to the limit).
+
+    ``truncated`` says the body went on past the limit and was cut there.
+    """
 
     status_code: int
     headers: Headers
     body: bytes
+    truncated: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -338,6 +343,14 @@ def run_call(
         if isinstance(outcome, Reply):
             status = outcome.status_code
             try:
+                if outcome.truncated and 200 <= status < 300:
+                    # Cognito's success is "{}": a success body past the limit
+                    # is not Cognito's, whatever its first bytes say.
+                    raise ProtocolError(
+                        f"HTTP {status} reply whose body exceeds {len(outcome.body)} bytes "
+                        "(the feedback may not have been recorded)",
+                        status_code=status,
+                    )
                 response = parse_response(
                     outcome.status_code, outcome.headers, outcome.body, secrets=secrets
                 )

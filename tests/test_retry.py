@@ -288,3 +288,17 @@ def test_token_bucket_take_admits_or_refuses() -> None:
     assert bucket.take(100.0) == 0.0
     assert bucket.tokens == pytest.approx(1.0)  # never above the burst
     assert bucket.take(50.0) == 0.0  # a clock going backwards refills nothing
+
+
+@pytest.mark.parametrize("status", [200, 204])
+def test_a_truncated_success_body_is_not_success(status: int) -> None:
+    result, actions = drive([Reply(status, {}, b" " * 100, truncated=True)])
+    assert isinstance(result, ProtocolError)
+    assert sends(actions) == 1
+
+
+def test_a_truncated_error_body_still_names_the_error() -> None:
+    headers = {"x-amzn-ErrorType": "UserNotFoundException"}
+    result, _ = drive([Reply(400, headers, b'{"message":"cut', truncated=True)])
+    assert isinstance(result, ServiceError)
+    assert result.code == "UserNotFoundException"
