@@ -49,6 +49,7 @@ __all__ = [
     "Headers",
     "HttpRequest",
     "build_request",
+    "check_user_agent_extra",
     "is_retryable",
     "parse_response",
     "redact_body",
@@ -90,6 +91,7 @@ RETRYABLE_CODES: Final = frozenset(
     }
 )
 NON_RETRYABLE_CODES: Final = frozenset({"LimitExceededException"})
+_KNOWN_CODES: Final = RETRYABLE_CODES | NON_RETRYABLE_CODES | frozenset(ERROR_CLASSES)
 # Messages Cognito (or its front door) sends with no code when throttling
 # (aws-amplify/amplify-js#6767).
 _THROTTLE_MESSAGES: Final = frozenset({"rate exceeded", "too many requests"})
@@ -104,6 +106,15 @@ _REDACTED: Final = "<redacted>"
 # Secrets shorter than this are not scrubbed from server messages: replacing
 # every "a" in "Rate exceeded" would destroy the message and hide nothing.
 _MIN_SCRUB: Final = 4
+
+
+def check_user_agent_extra(extra: str) -> str:
+    """Check text to append to the User-Agent: printable ASCII (a CR/LF would inject headers)."""
+    if not (isinstance(extra, str) and extra.isascii() and extra.isprintable()):
+        raise ValidationError(
+            field="user_agent_extra", rule="must be printable ASCII (it is a header value)"
+        )
+    return extra
 
 
 def user_agent(extra: str | None = None) -> str:
@@ -213,6 +224,8 @@ def build_request(
     strict host-label check, so a pool ID from an untrusted link cannot steer
     the request to another host. Raises ``ValidationError`` and sends nothing.
     """
+    if user_agent_extra is not None:
+        check_user_agent_extra(user_agent_extra)
     if endpoint_url is not None:
         if use_fips or use_dualstack:
             # The ruleset: "Invalid Configuration: FIPS and custom endpoint
@@ -418,6 +431,8 @@ def parse_response(
     """
     if 200 <= status_code < 300:
         request_id = _success_request_id(headers)
+        if request_id is not None and secrets:
+            request_id = _scrub(request_id, secrets)
         # Cognito's success is "{}": no need to ask json.
         if body != b"{}" and body.strip() and _load_object(body) is None:
             raise ProtocolError(
@@ -428,7 +443,8 @@ def parse_response(
             )
         return UpdateAuthEventFeedbackResponse(request_id=request_id, status_code=status_code)
     h = _header_dict(headers)
-    request_id = h.get("x-amzn-requestid") or h.get("x-amz-request-id") or None
+    request_id = _scrub(h.get("x-amzn-requestid") or h.get("x-amz-request-id") or "", secrets)
+    request_id = request_id or None
     if status_code < 400 or status_code > 599:
         what = "a redirect, not followed" if 300 <= status_code < 400 else "not a Cognito reply"
         raise ProtocolError(
@@ -440,9 +456,18 @@ def parse_response(
     code: str | None = None
     for raw in (h.get("x-amzn-errortype"), data.get("code"), data.get("__type")):
         if isinstance(raw, str):
-            code = sanitize_error_code(raw)[:_MAX_CODE] or None
-            if code is not None:
+            # A code is one printable token or none: it goes into str(), logs
+            # and the CLI, where a newline would forge a line. A source that
+            # is not one counts as absent.
+            code = sanitize_error_code(raw)[:_MAX_CODE].strip() or None
+            if code is not None and code not in _KNOWN_CODES:
+                # An unknown code may be an echo of what we sent; a known one
+                # cannot be (scrubbing it would break dispatch for a username
+                # like "Internal").
+                code = _scrub(code, secrets)
+            if code is not None and code.isprintable():
                 break
+            code = None
     message: object = data.get("message")
     if not isinstance(message, str):
         message = data.get("Message")
