@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import os
 import random as _random
 import ssl
 import time
@@ -31,7 +32,7 @@ import httpx
 from ._endpoints import check_endpoint_url, validate_region
 from ._errors import RequestTimeoutError, TransportError, ValidationError
 from ._model import FeedbackValue, UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
-from ._protocol import HttpRequest, build_request
+from ._protocol import HttpRequest, build_request, check_user_agent_extra
 from ._retry import (
     DEFAULT_MAX_BODY,
     AttemptInfo,
@@ -168,6 +169,11 @@ class _AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
 def _default_tls_context(verify: bool | str) -> ssl.SSLContext:
     # Loading the CA bundle costs milliseconds: once per process, and only
     # for clients that will speak https.
+    if isinstance(verify, str):
+        # A CA bundle file or directory (httpx deprecates verify=<str>).
+        if os.path.isdir(verify):
+            return ssl.create_default_context(capath=verify)
+        return ssl.create_default_context(cafile=verify)
     return httpx.create_ssl_context(verify=verify)
 
 
@@ -284,12 +290,6 @@ class _Base:
             endpoint_url = check_endpoint_url(endpoint_url, allow_http=allow_http)
         if region is not None:
             validate_region(region)
-        if user_agent_extra is not None and not (
-            user_agent_extra.isascii() and user_agent_extra.isprintable()
-        ):
-            raise ValidationError(
-                field="user_agent_extra", rule="must be printable ASCII (it is a header value)"
-            )
         self._region = region
         self._endpoint_url = endpoint_url
         self._use_fips = use_fips
@@ -298,6 +298,8 @@ class _Base:
         self._timeout = Timeout.of(timeout)
         self._policy = retry if retry is not None else RetryPolicy()
         self._budget = RetryBudget(self._policy.retry_budget)
+        if user_agent_extra is not None:
+            check_user_agent_extra(user_agent_extra)
         self._user_agent_extra = user_agent_extra
         self._limiter = (
             RateLimiter(rate_limit, clock=clock)
@@ -551,14 +553,15 @@ class AsyncClient(_Base):
             clock=clock,
             random=random,
         )
-        if sleep is None:
-            # asyncio is imported here, not with the module: a sync Client's
-            # cold start should not pay for it (it costs more than httpx's own
-            # modules that it does not share).
-            import asyncio  # noqa: PLC0415
+        # asyncio is imported here, not with the module: a sync Client's cold
+        # start should not pay for it.
+        import asyncio  # noqa: PLC0415
 
-            sleep = asyncio.sleep
-        self._sleep = sleep
+        self._sleep = sleep if sleep is not None else asyncio.sleep
+        # At most as many attempts in flight as the pool has connections:
+        # httpcore's async pool re-scans every queued request on every pool
+        # event, so a thousand queued calls starve the event loop.
+        self._in_flight = asyncio.Semaphore(_MAX_CONNECTIONS)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
             transport=_AsyncTransport(_tls_context(verify) if self._tls_needed else None),
@@ -601,6 +604,10 @@ class AsyncClient(_Base):
             return result
 
     async def _transmit(self, send: Send) -> Reply | TransportError:
+        async with self._in_flight:
+            return await self._transmit_now(send)
+
+    async def _transmit_now(self, send: Send) -> Reply | TransportError:
         request, timeout, token = self._start(send)
         try:
             async with self._http.stream(

@@ -301,6 +301,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver listens with a backlog of 5: a burst of clients would see
+    # dropped SYNs and second-long connect retries. Take what the OS allows.
+    request_queue_size = socket.SOMAXCONN
     # serve_fake() joins the connection threads itself, with a time bound.
     block_on_close = False
 
