@@ -1,7 +1,8 @@
 """Shared test settings: hypothesis profiles.
 
 ``ci`` (the default) keeps the suite fast and deterministic; ``fuzz`` is the
-opt-in long run: ``HYPOTHESIS_PROFILE=fuzz python -m pytest -m fuzz``.
+opt-in long run: ``HYPOTHESIS_PROFILE=fuzz python -m pytest -q tests/test_fuzz.py
+tests/test_ssrf.py tests/test_secrets.py``.
 """
 
 from __future__ import annotations
