@@ -123,3 +123,16 @@ def test_errors_match_the_code() -> None:
     assert "reasonCode" in shape(InvalidParameterException.__name__)["members"]
     for name in modeled:
         assert not shape(name).get("retryable")  # no modeled retryable trait
+
+
+def test_strategy_alphabets_are_the_model_patterns() -> None:
+    # cognito_raw.testing.strategies writes the alphabets out for hypothesis;
+    # they must be exactly what the patterns allow (ASCII, as the service reads them).
+    from cognito_raw.testing import strategies
+
+    ascii_chars = [chr(i) for i in range(128)]
+    token_re = re.compile(model.FEEDBACK_TOKEN_PATTERN, re.ASCII)
+    assert set(strategies._TOKEN_CHARS) == {c for c in ascii_chars if token_re.fullmatch(c)}
+    event_re = re.compile(model.EVENT_ID_PATTERN, re.ASCII)
+    assert set(strategies._WORD + "+-") == {c for c in ascii_chars if event_re.fullmatch(c)}
+    assert set(strategies._USERNAME_CATEGORIES) == model.USERNAME_CATEGORIES

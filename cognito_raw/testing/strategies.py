@@ -67,8 +67,10 @@ REGIONS: Final = (
 
 _ALNUM: Final = string.ascii_letters + string.digits
 _WORD: Final = _ALNUM + "_"
-# The characters of FEEDBACK_TOKEN_PATTERN, as a set (tests/test_strategies.py checks).
+# The characters of FEEDBACK_TOKEN_PATTERN, as a set (tests/test_spec.py checks).
 _TOKEN_CHARS: Final = _ALNUM + "-_=."
+# USERNAME_CATEGORIES as hypothesis wants it: a literal tuple (tests/test_spec.py checks).
+_USERNAME_CATEGORIES: Final = ("L", "M", "S", "N", "P")
 
 
 def user_pool_ids(*, regional: bool = True) -> st.SearchStrategy[str]:
@@ -90,7 +92,7 @@ def usernames() -> st.SearchStrategy[str]:
     The categories are USERNAME_CATEGORIES (tests/test_spec.py checks).
     """
     return st.text(
-        st.characters(categories=("L", "M", "S", "N", "P")),
+        st.characters(categories=_USERNAME_CATEGORIES),
         min_size=1,
         max_size=USERNAME_MAX,
     )
