@@ -1,16 +1,18 @@
 """Client and AsyncClient: httpx drivers of ``run_call``.
 
-The only module that imports httpx. It holds no protocol knowledge: requests
-come from ``build_request``, replies go to ``parse_response`` (inside
-``run_call``), and retry decisions are ``run_call``'s. What lives here is I/O:
-sending, reading a bounded body, sleeping, and translating httpx's transport
-exceptions once, at the boundary.
+With ``_aio`` (its transport), the only modules that import httpx. It holds
+no protocol knowledge: requests come from ``build_request``, replies go to
+``parse_response`` (inside ``run_call``), and retry decisions are
+``run_call``'s. What lives here is I/O: sending, reading a bounded body,
+sleeping, and translating httpx's transport exceptions once, at the boundary.
 
-The default transport wraps httpcore's network backend so that every socket
-operation of an attempt is bounded by the attempt's remaining time (a
-``ContextVar`` set per attempt): httpx's own timeouts apply per operation, so
-a server trickling one byte per read timeout could otherwise hold a call for
-minutes. It also builds a TLS context only for https endpoints, once.
+The default transports bound every socket operation of an attempt by the
+attempt's remaining time (``_deadline``): httpx's own timeouts apply per
+operation, so a server trickling one byte per read timeout could otherwise
+hold a call for minutes. ``Client`` wraps httpcore's network backend for that;
+``AsyncClient`` sends through ``_aio.AsyncioTransport`` (httpcore's async pool
+is the bottleneck under load, see that module). Both build a TLS context only
+for https endpoints, once.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from types import TracebackType
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import httpcore
 import httpx
 
+from ._aio import AsyncioTransport
+from ._deadline import ATTEMPT_DEADLINE, bounded
 from ._endpoints import check_endpoint_url, validate_region
 from ._errors import RequestTimeoutError, TransportError, ValidationError
 from ._model import FeedbackValue, UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
@@ -49,33 +53,16 @@ from ._retry import (
 
 __all__ = ["AsyncClient", "Client"]
 
-# The monotonic time by which the current attempt must end; per thread and per
-# task, since each has its own context.
-_DEADLINE: Final[contextvars.ContextVar[float | None]] = contextvars.ContextVar(
-    "cognito_raw_attempt_deadline", default=None
-)
-_Exc = TypeVar("_Exc", bound=Exception)
-
-
-def _bounded(timeout: float | None, error: type[_Exc]) -> float | None:
-    deadline = _DEADLINE.get()
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise error("the attempt's total timeout ran out")
-    return left if timeout is None else min(timeout, left)
-
 
 class _DeadlineStream(httpcore.NetworkStream):
     def __init__(self, inner: httpcore.NetworkStream) -> None:
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+        return self._inner.read(max_bytes, bounded(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+        self._inner.write(buffer, bounded(timeout, httpcore.WriteTimeout))
 
     def close(self) -> None:
         self._inner.close()
@@ -87,7 +74,7 @@ class _DeadlineStream(httpcore.NetworkStream):
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
         inner = self._inner.start_tls(
-            ssl_context, server_hostname, _bounded(timeout, httpcore.ConnectTimeout)
+            ssl_context, server_hostname, bounded(timeout, httpcore.ConnectTimeout)
         )
         return _DeadlineStream(inner)
 
@@ -108,61 +95,12 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         stream = self._inner.connect_tcp(
-            host, port, _bounded(timeout, httpcore.ConnectTimeout), local_address, socket_options
+            host, port, bounded(timeout, httpcore.ConnectTimeout), local_address, socket_options
         )
         return _DeadlineStream(stream)
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
-
-
-class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        inner = await self._inner.start_tls(
-            ssl_context, server_hostname, _bounded(timeout, httpcore.ConnectTimeout)
-        )
-        return _AsyncDeadlineStream(inner)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self) -> None:
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        stream = await self._inner.connect_tcp(
-            host, port, _bounded(timeout, httpcore.ConnectTimeout), local_address, socket_options
-        )
-        return _AsyncDeadlineStream(stream)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
 
 
 @functools.lru_cache(maxsize=8)
@@ -200,17 +138,6 @@ class _Transport(httpx.HTTPTransport):
         )
 
 
-class _AsyncTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, tls: ssl.SSLContext | None) -> None:
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=tls,
-            network_backend=_AsyncDeadlineBackend(),
-            max_connections=_MAX_CONNECTIONS,
-            max_keepalive_connections=_MAX_KEEPALIVE,
-            keepalive_expiry=_KEEPALIVE_EXPIRY,
-        )
-
-
 def _translate(exc: httpx.TransportError) -> TransportError:
     """The one place httpx's transport exceptions become ours."""
     text = str(exc) or type(exc).__name__
@@ -223,13 +150,13 @@ def _translate(exc: httpx.TransportError) -> TransportError:
     return error
 
 
-def _decode(raw: bytes, encoding: str | None, limit: int) -> bytes:
+def _decode(raw: bytes, encoding: bytes | None, limit: int) -> bytes:
     # We ask for identity encoding; a proxy may compress anyway. Decompress
     # gzip/deflate at most to the body limit (a gzip bomb stops there); any
     # other encoding stays as it is and will not parse as JSON.
-    if not encoding or encoding.strip().lower() in ("identity", ""):
+    if not encoding or encoding.strip().lower() in (b"identity", b""):
         return raw
-    if encoding.strip().lower() in ("gzip", "x-gzip", "deflate"):
+    if encoding.strip().lower() in (b"gzip", b"x-gzip", b"deflate"):
         try:
             return zlib.decompressobj(wbits=47).decompress(raw, limit)
         except zlib.error:
@@ -259,6 +186,50 @@ def _httpx_timeout(timeout: Timeout, left: float) -> httpx.Timeout:
         write=min(timeout.write, left),
         pool=min(timeout.pool, left),
     )
+
+
+def _request_for(http: HttpRequest, timeout: httpx.Timeout) -> httpx.Request:
+    # Our request as httpx's, for our own transport: build_request already
+    # wrote every header (httpx adds Host), so none of a client's merging,
+    # cookie jar or auth flow is needed.
+    return httpx.Request(
+        http.method,
+        http.url,
+        headers=http.headers,
+        content=http.body,
+        extensions={"timeout": timeout.as_dict()},
+    )
+
+
+def _open_sync(
+    transport: httpx.BaseTransport, http: HttpRequest, timeout: httpx.Timeout
+) -> httpx.Response:
+    return transport.handle_request(_request_for(http, timeout))
+
+
+def _open_sync_via(
+    client: httpx.Client, http: HttpRequest, timeout: httpx.Timeout
+) -> httpx.Response:
+    # A caller's client: its headers, auth, event hooks and mounts apply.
+    request = client.build_request(
+        http.method, http.url, headers=http.headers, content=http.body, timeout=timeout
+    )
+    return client.send(request, stream=True, follow_redirects=False)
+
+
+async def _open_async(
+    transport: httpx.AsyncBaseTransport, http: HttpRequest, timeout: httpx.Timeout
+) -> httpx.Response:
+    return await transport.handle_async_request(_request_for(http, timeout))
+
+
+async def _open_async_via(
+    client: httpx.AsyncClient, http: HttpRequest, timeout: httpx.Timeout
+) -> httpx.Response:
+    request = client.build_request(
+        http.method, http.url, headers=http.headers, content=http.body, timeout=timeout
+    )
+    return await client.send(request, stream=True, follow_redirects=False)
 
 
 class _Base:
@@ -343,7 +314,7 @@ class _Base:
         self, send: Send
     ) -> tuple[HttpRequest, httpx.Timeout, contextvars.Token[float | None]]:
         left = send.deadline - self._clock()
-        token = _DEADLINE.set(time.monotonic() + left)
+        token = ATTEMPT_DEADLINE.set(time.monotonic() + left)
         return send.request, _httpx_timeout(send.timeout, left), token
 
     def _reply(self, response: httpx.Response, reader: BodyReader | None) -> Reply:
@@ -353,7 +324,10 @@ class _Base:
             body = response.content[: self._max_body]
             truncated = len(response.content) > self._max_body
         else:
-            body = _decode(reader.body, response.headers.get("content-encoding"), self._max_body)
+            encoding = next(
+                (v for k, v in response.headers.raw if k.lower() == b"content-encoding"), None
+            )
+            body = _decode(reader.body, encoding, self._max_body)
             # Cut while reading, or decompressed up to the limit (a gzip bomb).
             truncated = reader.truncated or len(body) >= self._max_body
         # The raw (bytes, bytes) pairs: parse_response decodes only what it reads.
@@ -430,12 +404,14 @@ class Client(_Base):
             random=random,
         )
         self._sleep = sleep
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(
-            transport=_Transport(_tls_context(verify) if self._tls_needed else None),
-            trust_env=False,
-            follow_redirects=False,
-        )
+        self._transport: _Transport | None = None
+        self._open: Callable[[HttpRequest, httpx.Timeout], httpx.Response]
+        if http_client is None:
+            # Our transport, called directly (see _request_for).
+            self._transport = _Transport(_tls_context(verify) if self._tls_needed else None)
+            self._open = functools.partial(_open_sync, self._transport)
+        else:
+            self._open = functools.partial(_open_sync_via, http_client)
 
     def update_auth_event_feedback(
         self,
@@ -472,14 +448,8 @@ class Client(_Base):
     def _transmit(self, send: Send) -> Reply | TransportError:
         request, timeout, token = self._start(send)
         try:
-            with self._http.stream(
-                request.method,
-                request.url,
-                headers=request.headers,
-                content=request.body,
-                timeout=timeout,
-                follow_redirects=False,
-            ) as response:
+            response = self._open(request, timeout)
+            try:
                 if response.is_stream_consumed:
                     return self._reply(response, None)
                 reader = BodyReader(self._max_body)
@@ -489,15 +459,17 @@ class Client(_Base):
                     if self._clock() > send.deadline:
                         return _late()
                 return self._reply(response, reader)
+            finally:
+                response.close()
         except httpx.TransportError as exc:
             return _translate(exc)
         finally:
-            _DEADLINE.reset(token)
+            ATTEMPT_DEADLINE.reset(token)
 
     def close(self) -> None:
         """Close the connection pool (not an ``http_client`` you passed in)."""
-        if self._owns_http:
-            self._http.close()
+        if self._transport is not None:
+            self._transport.close()
 
     def __enter__(self) -> Client:
         return self
@@ -562,12 +534,18 @@ class AsyncClient(_Base):
         # httpcore's async pool re-scans every queued request on every pool
         # event, so a thousand queued calls starve the event loop.
         self._in_flight = asyncio.Semaphore(_MAX_CONNECTIONS)
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            transport=_AsyncTransport(_tls_context(verify) if self._tls_needed else None),
-            trust_env=False,
-            follow_redirects=False,
-        )
+        self._transport: AsyncioTransport | None = None
+        self._open: Callable[[HttpRequest, httpx.Timeout], Awaitable[httpx.Response]]
+        if http_client is None:
+            self._transport = AsyncioTransport(
+                _tls_context(verify) if self._tls_needed else None,
+                max_connections=_MAX_CONNECTIONS,
+                max_keepalive=_MAX_KEEPALIVE,
+                keepalive_expiry=_KEEPALIVE_EXPIRY,
+            )
+            self._open = functools.partial(_open_async, self._transport)
+        else:
+            self._open = functools.partial(_open_async_via, http_client)
 
     async def update_auth_event_feedback(
         self,
@@ -610,14 +588,8 @@ class AsyncClient(_Base):
     async def _transmit_now(self, send: Send) -> Reply | TransportError:
         request, timeout, token = self._start(send)
         try:
-            async with self._http.stream(
-                request.method,
-                request.url,
-                headers=request.headers,
-                content=request.body,
-                timeout=timeout,
-                follow_redirects=False,
-            ) as response:
+            response = await self._open(request, timeout)
+            try:
                 if response.is_stream_consumed:
                     return self._reply(response, None)
                 reader = BodyReader(self._max_body)
@@ -627,15 +599,17 @@ class AsyncClient(_Base):
                     if self._clock() > send.deadline:
                         return _late()
                 return self._reply(response, reader)
+            finally:
+                await response.aclose()
         except httpx.TransportError as exc:
             return _translate(exc)
         finally:
-            _DEADLINE.reset(token)
+            ATTEMPT_DEADLINE.reset(token)
 
     async def aclose(self) -> None:
         """Close the connection pool (not an ``http_client`` you passed in)."""
-        if self._owns_http:
-            await self._http.aclose()
+        if self._transport is not None:
+            await self._transport.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self

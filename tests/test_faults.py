@@ -113,6 +113,7 @@ from cognito_raw import (
     RetryPolicy,
     UpdateAuthEventFeedbackResponse,
 )
+from cognito_raw._aio import AsyncioTransport
 from tests import faultserver
 
 TIMEOUT: Final = 1.0
@@ -172,8 +173,11 @@ class Outcome:
 
 
 def _pool_problems(pool: Any) -> list[str]:
-    # httpcore's ConnectionPool / AsyncConnectionPool: after a call, no request
-    # may be waiting or running, and every connection must be idle or closed.
+    # After a call, no request may be waiting or running, and every connection
+    # must be idle or closed. The AsyncClient's own transport counts them.
+    if isinstance(pool, AsyncioTransport):
+        return [f"{pool.busy} busy, {pool.waiting} waiting"] if pool.busy or pool.waiting else []
+    # httpcore's ConnectionPool (the sync Client's transport).
     problems = [f"{len(pool._requests)} request(s) still in the pool"] if pool._requests else []
     problems += [
         f"connection stuck in a request: {conn.info()}"
@@ -191,7 +195,7 @@ def call_sync(client: Client) -> Outcome:
     except CognitoError as exc:
         error = exc
     elapsed = time.monotonic() - started
-    problems = _pool_problems(client._http._transport._pool)  # type: ignore[attr-defined]
+    problems = _pool_problems(client._transport._pool)  # type: ignore[union-attr]
     return Outcome(result, error, elapsed, problems)
 
 
@@ -203,7 +207,7 @@ async def call_async(client: AsyncClient) -> Outcome:
     except CognitoError as exc:
         error = exc
     elapsed = time.monotonic() - started
-    problems = _pool_problems(client._http._transport._pool)  # type: ignore[attr-defined]
+    problems = _pool_problems(client._transport)
     return Outcome(result, error, elapsed, problems)
 
 

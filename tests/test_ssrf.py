@@ -30,6 +30,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
+from unittest.mock import patch
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -47,6 +48,7 @@ from cognito_raw import (
     ValidationError,
     build_request,
 )
+from cognito_raw._aio import AsyncioTransport
 from cognito_raw._endpoints import PARTITIONS
 from cognito_raw.links import RateLimit, feedback_app, make_link
 from cognito_raw.testing import strategies as cst
@@ -220,6 +222,29 @@ def test_the_client_contacts_no_unexpected_host(pool: str) -> None:
         assert_cognito_url(str(route.calls.last.request.url), pool.rpartition("_")[0])
 
 
+@given(pool=hostile_pool_ids)
+def test_the_async_client_connects_to_no_unexpected_host(pool: str) -> None:
+    # The AsyncClient's default transport is cognito-raw's own, which respx
+    # does not patch: record where it would connect, and connect nowhere.
+    origins: list[tuple[str, str, int]] = []
+
+    async def connect(_self: object, origin: tuple[str, str, int], _timeout: object) -> None:
+        origins.append(origin)
+        raise httpx.ConnectError("not in a test")
+
+    async def main() -> None:
+        async with AsyncClient(retry=RetryPolicy(max_attempts=1)) as client:
+            with contextlib.suppress(ValidationError, TransportError):
+                await client.send(unchecked(pool))
+
+    with patch.object(AsyncioTransport, "_connect", connect):
+        asyncio.run(main())
+    assert len(origins) <= 1
+    for scheme, host, port in origins:
+        assert (scheme, port) == ("https", 443)
+        assert_cognito_url(f"https://{host}/", pool.rpartition("_")[0])
+
+
 POOL: Final = "us-east-1_AbC123"
 UNLIMITED: Final = RateLimit(rate=1e6, burst=1_000_000)
 
@@ -255,7 +280,10 @@ def test_the_feedback_app_calls_only_cognito_whatever_the_browser_sends(
     }
 
     async def main() -> int:
-        async with AsyncClient(retry=RetryPolicy(max_attempts=1)) as client:
+        # A caller's httpx client, so that respx (which patches httpx's own
+        # transports) sees every request the app's AsyncClient makes.
+        http = httpx.AsyncClient()
+        async with AsyncClient(retry=RetryPolicy(max_attempts=1), http_client=http) as client:
             app = feedback_app(
                 client=client,
                 user_pool_ids=[POOL],
@@ -272,7 +300,6 @@ def test_the_feedback_app_calls_only_cognito_whatever_the_browser_sends(
 
     with respx.mock(assert_all_mocked=True, assert_all_called=False) as mock:
         route = mock.post(url__regex=COGNITO_URL.pattern).respond(200, json={})
-        mock.route(host="app").pass_through()
         asyncio.run(main())
     for call in route.calls:
         assert_cognito_url(str(call.request.url), "us-east-1")
