@@ -24,6 +24,7 @@ It raises only httpx's transport exceptions; ``_client._translate`` maps them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import ssl
 import time
@@ -44,10 +45,21 @@ MAX_HEAD: Final = 64 * 1024
 _HIGH_WATER: Final = 256 * 1024
 _MAX_CHUNK_LINE: Final = 4096
 
-_HEAD_END: Final = re.compile(rb"\r?\n\r?\n")
-_STATUS: Final = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: ([^\x00\r\n]*))?\r?")
-_HEADER: Final = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\x00\r\n]*?)[ \t]*\r?")
-_CHUNK_SIZE: Final = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r?")
+# The blank line ending the head, as h11 finds it: the last header line keeps
+# its own CR, which the line patterns below then allow once.
+_HEAD_END: Final = re.compile(rb"\n\r?\n")
+# The grammar of RFC 9110/9112 as h11 reads it (VCHAR, obs-text, SP and HTAB
+# in values; no other control character), a bare LF accepted as a line end.
+# Every pattern is unambiguous (no two parts can match the same byte), so a
+# hostile line costs linear time: a lazy value followed by optional spaces
+# backtracks quadratically, and would stall the event loop for seconds.
+_STATUS: Final = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?\r?")
+_HEADER: Final = re.compile(
+    rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*"
+    rb"((?:[\x21-\x7e\x80-\xff]+(?:[ \t]+[\x21-\x7e\x80-\xff]+)*)?)[ \t]*\r?"
+)
+# chunk-size [ chunk-ext ] CRLF; spaces after the size tolerated like h11.
+_CHUNK_SIZE: Final = re.compile(rb"([0-9A-Fa-f]{1,16})(?:;[^\r\n]*|[ \t]*)\r")
 _BAD_OUTGOING: Final = re.compile(rb"[\x00\r\n]")
 _DIGITS: Final = re.compile(rb"[0-9]{1,18}")
 
@@ -74,6 +86,8 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.eof = False
+        # Why the connection was lost, when it was not a clean close.
+        self.error: Exception | None = None
         self.idle = False
         self.broken = False
         self.idle_since = 0.0
@@ -106,6 +120,7 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.eof = True
         self.broken = True
+        self.error = exc
         self._wake()
         self._wake_writer()
 
@@ -130,13 +145,32 @@ class _Connection(asyncio.Protocol):
 
     @property
     def clean(self) -> bool:
-        """Open, and nothing unread on it: fit for the next request."""
-        return not (self.broken or self.eof or self.buffer)
+        """Open, reading, and nothing unread on it: fit for the next request."""
+        return not (self.broken or self.eof or self.buffer or self._read_paused)
+
+    def ended(self, what: str) -> httpx.TransportError:
+        """The error for a connection that ended before ``what`` was complete."""
+        if self.error is not None:
+            # A reset is a network failure (retried), not a malformed reply.
+            return httpx.ReadError(f"the connection was lost: {self.error}")
+        return httpx.RemoteProtocolError(f"peer closed connection without sending {what}")
 
     def abort(self) -> None:
         self.broken = True
-        if self.transport is not None:
-            self.transport.abort()
+        transport, self.transport = self.transport, None
+        if transport is None:
+            return
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            transport.abort()
+        elif not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(transport.abort)
+        # else its loop is gone (a client kept across asyncio.run calls):
+        # nothing can run its callbacks, and dropping the transport lets the
+        # garbage collector close the socket.
 
     async def _wait(self, waiter: asyncio.Future[bool], timeout: float | None) -> bool:
         handle = None if timeout is None else self.loop.call_later(timeout, _expire, waiter)
@@ -181,13 +215,21 @@ class _Connection(asyncio.Protocol):
         """Up to ``limit`` buffered bytes, removed from the buffer."""
         data = bytes(self.buffer[:limit])
         del self.buffer[:limit]
+        if self._read_paused and len(self.buffer) < _HIGH_WATER // 4 and self.transport:
+            # Drained without waiting for more: read again, so that the end of
+            # the reply, stray bytes or a close are seen.
+            self._read_paused = False
+            self.transport.resume_reading()
         return data
 
 
 def _head(request: httpx.Request, body: bytes) -> bytes:
     # Refuse what would split a header line: the wire must say what httpx says.
     target = request.url.raw_path
-    method = request.method.encode("ascii")
+    try:
+        method = request.method.encode("ascii")
+    except UnicodeEncodeError:
+        raise httpx.LocalProtocolError("the request method is not ASCII") from None
     if _BAD_OUTGOING.search(target) or _BAD_OUTGOING.search(method) or b" " in method:
         raise httpx.LocalProtocolError("the request line holds a forbidden character")
     lines = [method, b" ", target, b" HTTP/1.1\r\n"]
@@ -208,7 +250,9 @@ def _head(request: httpx.Request, body: bytes) -> bytes:
     return b"".join(lines)
 
 
-def _framing(status: int, headers: list[tuple[bytes, bytes]]) -> tuple[int, int, bool]:
+def _framing(
+    status: int, headers: list[tuple[bytes, bytes]], method: str
+) -> tuple[int, int, bool]:
     """How the body ends, its length (for ``_LENGTH``), and whether the connection may stay."""
     lengths: list[bytes] = []
     codings: list[bytes] = []
@@ -223,17 +267,19 @@ def _framing(status: int, headers: list[tuple[bytes, bytes]]) -> tuple[int, int,
             part.strip().lower() for part in value.split(b",")
         ):
             keep = False
-    if status in (204, 304):
+    # Only a plain "chunked" (h11 refuses the rest too): a body in another
+    # coding would reach the caller still coded.
+    if codings and codings != [b"chunked"]:
+        raise httpx.RemoteProtocolError("unsupported Transfer-Encoding in the reply")
+    if lengths and (len(set(lengths)) != 1 or not _DIGITS.fullmatch(lengths[0])):
+        raise httpx.RemoteProtocolError("invalid Content-Length in the reply")
+    if status in (204, 304) or method == "HEAD":
         # No body whatever the headers say; a declared one would sit on the wire.
         return _EMPTY, 0, keep and not lengths and not codings
     if codings:
-        if codings[-1] != b"chunked" or codings.count(b"chunked") != 1:
-            raise httpx.RemoteProtocolError("unsupported Transfer-Encoding in the reply")
         # With both, Transfer-Encoding wins and the connection must close (RFC 9112 6.3).
         return _CHUNKED, 0, keep and not lengths
     if lengths:
-        if len(set(lengths)) != 1 or not _DIGITS.fullmatch(lengths[0]):
-            raise httpx.RemoteProtocolError("invalid Content-Length in the reply")
         length = int(lengths[0])
         return (_LENGTH, length, keep) if length else (_EMPTY, 0, keep)
     return _TO_CLOSE, 0, False
@@ -262,17 +308,21 @@ class _Body(httpx.AsyncByteStream):
         self._released = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        if self._framing == _LENGTH:
-            async for chunk in self._by_length():
-                yield chunk
-        elif self._framing == _CHUNKED:
-            async for chunk in self._chunked():
-                yield chunk
-        elif self._framing == _TO_CLOSE:
-            async for chunk in self._to_close():
-                yield chunk
-        self._complete = True
-        await self.aclose()
+        # The connection goes back as soon as the body ends, read to the end
+        # (reusable) or not (an error, or a consumer that stopped: closed).
+        try:
+            if self._framing == _LENGTH:
+                async for chunk in self._by_length():
+                    yield chunk
+            elif self._framing == _CHUNKED:
+                async for chunk in self._chunked():
+                    yield chunk
+            elif self._framing == _TO_CLOSE:
+                async for chunk in self._to_close():
+                    yield chunk
+            self._complete = True
+        finally:
+            self._release()
 
     async def _by_length(self) -> AsyncIterator[bytes]:
         conn, left = self._conn, self._length
@@ -282,8 +332,8 @@ class _Body(httpx.AsyncByteStream):
                 left -= len(chunk)
                 yield chunk
             elif conn.eof:
-                raise httpx.RemoteProtocolError(
-                    "peer closed connection without sending complete message body: "
+                raise conn.ended(
+                    "complete message body: "
                     f"received {self._length - left} bytes, expected {self._length}"
                 )
             else:
@@ -295,6 +345,9 @@ class _Body(httpx.AsyncByteStream):
             if conn.buffer:
                 yield conn.take(len(conn.buffer))
             elif conn.eof:
+                if conn.error is not None:
+                    # Reset, not closed: the body may be cut anywhere.
+                    raise conn.ended("complete message body")
                 return
             else:
                 await conn.more(self._timeout)
@@ -303,17 +356,14 @@ class _Body(httpx.AsyncByteStream):
         conn = self._conn
         scanned = 0
         while True:
-            end = conn.buffer.find(b"\n", scanned)
+            end = conn.buffer.find(b"\n", scanned, limit + 1)
             if end >= 0:
                 return conn.take(end + 1)[:-1]
             scanned = len(conn.buffer)
             if scanned > limit:
                 raise httpx.RemoteProtocolError("a chunk header or trailer is too long")
             if conn.eof:
-                raise httpx.RemoteProtocolError(
-                    "peer closed connection without sending complete message body: "
-                    "incomplete chunked read"
-                )
+                raise conn.ended("complete message body: incomplete chunked read")
             await conn.more(self._timeout)
 
     async def _exactly(self, size: int) -> AsyncIterator[bytes]:
@@ -324,12 +374,18 @@ class _Body(httpx.AsyncByteStream):
                 size -= len(chunk)
                 yield chunk
             elif conn.eof:
-                raise httpx.RemoteProtocolError(
-                    "peer closed connection without sending complete message body: "
-                    "incomplete chunked read"
-                )
+                raise conn.ended("complete message body: incomplete chunked read")
             else:
                 await conn.more(self._timeout)
+
+    async def _crlf(self) -> None:
+        conn = self._conn
+        while len(conn.buffer) < 2:
+            if conn.eof:
+                raise conn.ended("complete message body: incomplete chunked read")
+            await conn.more(self._timeout)
+        if conn.take(2) != b"\r\n":
+            raise httpx.RemoteProtocolError("missing CRLF after a chunk")
 
     async def _chunked(self) -> AsyncIterator[bytes]:
         # chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF (RFC 9112 7.1)
@@ -342,26 +398,31 @@ class _Body(httpx.AsyncByteStream):
                 break
             async for chunk in self._exactly(size):
                 yield chunk
-            if await self._line(2) not in (b"", b"\r"):
-                raise httpx.RemoteProtocolError("missing CRLF after a chunk")
-        # Trailer fields, ignored, up to the blank line.
+            await self._crlf()
+        # Trailer fields, checked like headers and ignored, up to the blank line.
         trailer = 0
         while (line := await self._line(MAX_HEAD)) not in (b"", b"\r"):
             trailer += len(line)
             if trailer > MAX_HEAD:
                 raise httpx.RemoteProtocolError("the reply's trailer is too large")
+            if _HEADER.fullmatch(line) is None:
+                raise httpx.RemoteProtocolError("the reply holds an invalid trailer line")
 
-    async def aclose(self) -> None:
+    def _release(self) -> None:
         if not self._released:
             self._released = True
             self._transport.release(self._conn, reuse=self._complete and self._keep)
+
+    async def aclose(self) -> None:
+        self._release()
 
 
 class AsyncioTransport(httpx.AsyncBaseTransport):
     """HTTP/1.1 over asyncio with a keep-alive pool; see the module docstring.
 
-    ``max_connections`` bounds open connections (idle or busy) across origins;
-    callers beyond it wait, first come first served, up to the pool timeout.
+    ``max_connections`` bounds open connections (idle, busy or connecting)
+    across origins; callers beyond it wait in turn, each for at most its pool
+    timeout in all.
     """
 
     def __init__(
@@ -403,27 +464,42 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
         return self._idle_count
 
     # -- the pool -----------------------------------------------------------------
+    #
+    # A request takes an idle connection to its origin, else a free slot (or
+    # one freed by closing an idle connection to another origin), else waits.
+    # A release wakes the first waiter, which then looks again; a waiter that
+    # leaves after being woken, for any reason, passes the turn on, so a free
+    # slot never sits unused while someone waits.
 
-    def _take_idle(self, origin: _Origin) -> _Connection | None:
+    def _take_idle(self, origin: _Origin, loop: asyncio.AbstractEventLoop) -> _Connection | None:
         idle = self._idle.get(origin)
+        if not idle:
+            return None
         now = time.monotonic()
+        conn = None
         while idle:
-            conn = idle.pop()
+            candidate = idle.pop()
             self._idle_count -= 1
-            conn.idle = False
-            if conn.clean and now - conn.idle_since <= self._expiry:
-                return conn
-            self._discard(conn)
-        return None
+            candidate.idle = False
+            # A connection belongs to the event loop that opened it.
+            fresh = now - candidate.idle_since <= self._expiry
+            if candidate.clean and fresh and candidate.loop is loop:
+                conn = candidate
+                break
+            self._discard(candidate)
+        if not idle:
+            del self._idle[origin]
+        return conn
 
     def _evict_one(self) -> bool:
         # At the limit with idle connections to other origins: close the oldest.
-        for idle in self._idle.values():
-            if idle:
-                conn = idle.pop(0)
-                self._idle_count -= 1
-                self._discard(conn)
-                return True
+        for origin, idle in self._idle.items():
+            conn = idle.pop(0)
+            self._idle_count -= 1
+            if not idle:
+                del self._idle[origin]
+            self._discard(conn)
+            return True
         return False
 
     def _discard(self, conn: _Connection) -> None:
@@ -438,24 +514,46 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
                 waiter.set_result(True)
                 return
 
-    async def _acquire(self, origin: _Origin, timeouts: dict[str, float | None]) -> _Connection:
-        while True:
-            if self._closed:
-                raise httpx.ConnectError("the client has been closed")
-            conn = self._take_idle(origin)
-            if conn is not None:
-                return conn
-            if len(self._open) + self._connecting >= self._max_connections:
-                self._evict_one()
-            if len(self._open) + self._connecting < self._max_connections:
-                return await self._connect(origin, timeouts.get("connect"))
-            await self._wait_for_slot(timeouts.get("pool"))
+    def _has_slot(self) -> bool:
+        return len(self._open) + self._connecting < self._max_connections
 
-    async def _wait_for_slot(self, timeout: float | None) -> None:
+    async def _acquire(self, origin: _Origin, timeouts: dict[str, float | None]) -> _Connection:
         loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[bool] = loop.create_future()
-        self._waiters.append(waiter)
+        pool_timeout = timeouts.get("pool")
+        # One limit for all of this request's waiting, however often it is woken.
+        until = None if pool_timeout is None else loop.time() + pool_timeout
+        woken = False
+        try:
+            while True:
+                if self._closed:
+                    raise httpx.ConnectError("the client has been closed")
+                conn = self._take_idle(origin, loop)
+                if conn is not None:
+                    return conn
+                if not self._has_slot():
+                    self._evict_one()
+                if self._has_slot():
+                    woken = False  # the slot is ours now; a failure below wakes the next
+                    return await self._connect(origin, timeouts.get("connect"))
+                left = None if until is None else until - loop.time()
+                woken = await self._wait_for_slot(loop, left, first=woken)
+        except BaseException:
+            if woken:
+                self._wake_one()  # woken, but leaving: pass the turn on
+            raise
+
+    async def _wait_for_slot(
+        self, loop: asyncio.AbstractEventLoop, timeout: float | None, *, first: bool
+    ) -> bool:
         limit = bounded(timeout, httpx.PoolTimeout)
+        if limit is not None and limit <= 0:
+            raise httpx.PoolTimeout("timed out waiting for a connection")
+        waiter: asyncio.Future[bool] = loop.create_future()
+        # Woken before and beaten to the slot: wait at the front, not the back.
+        if first:
+            self._waiters.appendleft(waiter)
+        else:
+            self._waiters.append(waiter)
         handle = None if limit is None else loop.call_later(limit, _expire, waiter)
         try:
             woken = await waiter
@@ -466,21 +564,27 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
         finally:
             if handle is not None:
                 handle.cancel()
+            # A woken waiter was taken off the queue; any other leaves it now.
+            if not (waiter.done() and not waiter.cancelled() and waiter.result()):
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
         if not woken:
             raise httpx.PoolTimeout("timed out waiting for a connection")
+        return True
 
     async def _connect(self, origin: _Origin, timeout: float | None) -> _Connection:
         scheme, host, port = origin
-        tls = None
-        if scheme == "https":
-            if self._tls is None:
-                raise httpx.UnsupportedProtocol("this client was built for http:// only")
-            tls = self._tls
         loop = asyncio.get_running_loop()
         conn = _Connection(loop, origin)
-        limit = bounded(timeout, httpx.ConnectTimeout)
+        # The slot is taken from here on; the finally below frees it on failure.
         self._connecting += 1
         try:
+            tls = None
+            if scheme == "https":
+                if self._tls is None:
+                    raise httpx.UnsupportedProtocol("this client was built for http:// only")
+                tls = self._tls
+            limit = bounded(timeout, httpx.ConnectTimeout)
             await asyncio.wait_for(
                 loop.create_connection(
                     lambda: conn, host, port, ssl=tls, server_hostname=host if tls else None
@@ -493,11 +597,15 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
         except OSError as exc:
             conn.abort()
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
+        except BaseException:
+            conn.abort()  # cancelled: connected or not, this connection is not ours
+            raise
+        else:
+            self._open.add(conn)
         finally:
             self._connecting -= 1
-            if conn.transport is None or conn.broken:
-                self._wake_one()
-        self._open.add(conn)
+            if conn not in self._open:
+                self._wake_one()  # the slot this connect held is free again
         if self._closed:
             self._discard(conn)
             raise httpx.ConnectError("the client has been closed")
@@ -523,7 +631,14 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
         scheme = url.scheme
         if scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}")
-        origin = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
+        # The host as it is on the wire (ASCII, punycode kept): url.host is the
+        # IDNA-decoded form, which the socket layer would encode again, maybe
+        # differently (IDNA 2003 maps "xn--fa-hia.de" to "fass.de").
+        try:
+            host = url.raw_host.decode("ascii")
+        except UnicodeDecodeError:
+            raise httpx.UnsupportedProtocol("the URL's host is not ASCII") from None
+        origin = (scheme, host, url.port or (443 if scheme == "https" else 80))
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
         try:
             body = request.content
@@ -537,7 +652,7 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
             await conn.write(data, timeouts.get("write"))
             read_timeout = timeouts.get("read")
             version, status, reason, headers = await _read_head(conn, read_timeout)
-            framing, length, keep = _framing(status, headers)
+            framing, length, keep = _framing(status, headers, request.method)
             stream = _Body(
                 self,
                 conn,
@@ -585,6 +700,8 @@ async def _read_head(
             if scanned > MAX_HEAD:
                 raise httpx.RemoteProtocolError("the reply's headers are too large")
             if conn.eof:
+                if conn.error is not None:
+                    raise conn.ended("a reply")
                 if conn.buffer:
                     raise httpx.RemoteProtocolError("the connection closed in the reply's headers")
                 raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
@@ -597,6 +714,8 @@ async def _read_head(
         if status_line is None:
             raise httpx.RemoteProtocolError("the reply does not start with an HTTP/1 status line")
         status = int(status_line[2])
+        if status < 100:
+            raise httpx.RemoteProtocolError("the reply's status code is below 100")
         headers: list[tuple[bytes, bytes]] = []
         for line in lines[1:]:
             field = _HEADER.fullmatch(line)

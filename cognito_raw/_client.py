@@ -26,12 +26,11 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from types import TracebackType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import httpcore
 import httpx
 
-from ._aio import AsyncioTransport
 from ._deadline import ATTEMPT_DEADLINE, bounded
 from ._endpoints import check_endpoint_url, validate_region
 from ._errors import RequestTimeoutError, TransportError, ValidationError
@@ -50,6 +49,9 @@ from ._retry import (
     Timeout,
     run_call,
 )
+
+if TYPE_CHECKING:
+    from ._aio import AsyncioTransport
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -259,6 +261,13 @@ class _Base:
                     rule="a custom endpoint cannot be combined with use_fips or use_dualstack",
                 )
             endpoint_url = check_endpoint_url(endpoint_url, allow_http=allow_http)
+            try:
+                httpx.URL(endpoint_url).host  # noqa: B018 - IDNA-decodes, which may fail
+            except ValueError:  # idna's errors are UnicodeErrors
+                raise ValidationError(
+                    field="endpoint_url",
+                    rule="the host must be a valid internationalised domain name",
+                ) from None
         if region is not None:
             validate_region(region)
         self._region = region
@@ -525,15 +534,18 @@ class AsyncClient(_Base):
             clock=clock,
             random=random,
         )
-        # asyncio is imported here, not with the module: a sync Client's cold
-        # start should not pay for it.
+        # asyncio (and our transport, built on it) is imported here, not with
+        # the module: a sync Client's cold start should not pay for it.
         import asyncio  # noqa: PLC0415
 
+        from ._aio import AsyncioTransport  # noqa: PLC0415
+
         self._sleep = sleep if sleep is not None else asyncio.sleep
-        # At most as many attempts in flight as the pool has connections:
-        # httpcore's async pool re-scans every queued request on every pool
-        # event, so a thousand queued calls starve the event loop.
-        self._in_flight = asyncio.Semaphore(_MAX_CONNECTIONS)
+        # Through a caller's client (httpcore's pool, usually), at most as many
+        # attempts in flight as a pool has connections: httpcore's async pool
+        # re-scans every queued request on every pool event, so a thousand
+        # queued calls starve the event loop. Our transport queues in order.
+        self._in_flight = asyncio.Semaphore(_MAX_CONNECTIONS) if http_client else None
         self._transport: AsyncioTransport | None = None
         self._open: Callable[[HttpRequest, httpx.Timeout], Awaitable[httpx.Response]]
         if http_client is None:
@@ -582,6 +594,8 @@ class AsyncClient(_Base):
             return result
 
     async def _transmit(self, send: Send) -> Reply | TransportError:
+        if self._in_flight is None:
+            return await self._transmit_now(send)
         async with self._in_flight:
             return await self._transmit_now(send)
 

@@ -1,9 +1,11 @@
 """A scripted HTTP/1.1 server on 127.0.0.1 for client tests, on raw sockets.
 
 Each request takes the next step of the script (the last step repeats):
-a reply ``(status, headers, body)``, or a fault: ``RESET`` (RST before the
-status line), ``HANG`` (read the request, never answer), ``TRICKLE`` (send a
-byte every ``trickle_interval`` seconds), ``CLOSE`` (close without a reply).
+a reply ``(status, headers, body)``, raw ``bytes`` sent as they are, a
+callable given the socket (it answers as it likes; the connection stays open
+if it returns True), or a fault: ``RESET`` (RST before the status line),
+``HANG`` (read the request, never answer), ``TRICKLE`` (send a byte every
+``trickle_interval`` seconds), ``CLOSE`` (close without a reply).
 It records every request it read. Bounded: it binds loopback only, every
 socket has a timeout, and ``stop()`` ends it.
 """
@@ -16,7 +18,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -25,7 +27,7 @@ HANG: Final = "hang"
 TRICKLE: Final = "trickle"
 CLOSE: Final = "close"
 
-Step = tuple[int, dict[str, str], bytes] | str
+Step = tuple[int, dict[str, str], bytes] | str | bytes | Callable[[socket.socket], bool | None]
 
 
 def reply(
@@ -142,6 +144,14 @@ class LoopbackServer:
                     return
                 if step == TRICKLE:
                     self._trickle(conn)
+                    return
+                if callable(step) or isinstance(step, bytes):
+                    try:
+                        keep = step(conn) if callable(step) else conn.sendall(step) or True
+                    except OSError:
+                        return
+                    if keep:
+                        continue
                     return
                 assert isinstance(step, tuple)
                 status, headers, body = step

@@ -7,11 +7,13 @@ two drivers are held to one specification.
 from __future__ import annotations
 
 import asyncio
+import gc
 import gzip
 import json
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -295,6 +297,7 @@ def test_one_sync_client_shared_by_threads() -> None:
     [
         {"endpoint_url": "http://example.com"},
         {"endpoint_url": "ftp://127.0.0.1"},
+        {"endpoint_url": "https://xn--ls8h.la"},  # punycode that IDNA 2008 cannot decode
         {"endpoint_url": "http://127.0.0.1:1", "use_fips": True},
         {"region": "evil.com#"},
         {"user_agent_extra": "bad\r\nheader"},
@@ -508,3 +511,17 @@ def test_every_recording_over_a_real_socket(flavor: str, name: str) -> None:
         )
     elif isinstance(result, UpdateAuthEventFeedbackResponse):
         assert result.request_id == recording.expect.request_id
+
+
+def test_one_async_client_across_event_loops() -> None:
+    # asyncio.run per invocation with one module-level client (a Lambda
+    # handler, say): each loop gets its own connection; none is reused across.
+    with loopback.serve(reply(200)) as server, warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)  # the closed loops' sockets, at GC
+        client = AsyncClient(endpoint_url=server.url, timeout=5)
+        for _ in range(3):
+            result = asyncio.run(client.update_auth_event_feedback(**FEEDBACK))
+            assert result.attempts == 1
+        asyncio.run(client.aclose())
+        gc.collect()
+    assert (server.connections, len(server.requests)) == (3, 3)

@@ -98,6 +98,9 @@ _LAZY_PROBE = textwrap.dedent(
     assert "json" not in sys.modules
     client = cognito_raw.Client(endpoint_url="http://127.0.0.1:9")
     assert "httpx" in sys.modules
+    # The AsyncClient's transport and asyncio are the async client's to load.
+    assert "asyncio" not in sys.modules
+    assert "cognito_raw._aio" not in sys.modules
     # An http:// endpoint needs no TLS context: none was built.
     from cognito_raw import _client
     assert _client._default_tls_context.cache_info().currsize == 0
