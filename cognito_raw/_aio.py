@@ -99,7 +99,14 @@ class _Connection(asyncio.Protocol):
     # -- asyncio.Protocol callbacks ------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if isinstance(transport, asyncio.Transport):
+        if self.broken:
+            # Given up on (a connect that timed out or was cancelled) and
+            # connected anyway: close it at once.
+            if isinstance(transport, asyncio.Transport):
+                transport.abort()
+            else:
+                transport.close()
+        elif isinstance(transport, asyncio.Transport):
             self.transport = transport
 
     def data_received(self, data: bytes) -> None:
@@ -585,18 +592,27 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
                     raise httpx.UnsupportedProtocol("this client was built for http:// only")
                 tls = self._tls
             limit = bounded(timeout, httpx.ConnectTimeout)
-            await asyncio.wait_for(
+            # Not asyncio.wait_for: before Python 3.12 it returns the result
+            # when a cancel lands just as the inner task finishes, and the
+            # caller's cancel is lost. asyncio.wait never swallows one.
+            connecting = loop.create_task(
                 loop.create_connection(
                     lambda: conn, host, port, ssl=tls, server_hostname=host if tls else None
-                ),
-                limit,
+                )
             )
-        except asyncio.TimeoutError:
-            conn.abort()
-            raise httpx.ConnectTimeout("timed out connecting") from None
+            try:
+                done, _ = await asyncio.wait({connecting}, timeout=limit)
+            finally:
+                connecting.cancel()  # a no-op once it is done
+            if not done:
+                raise httpx.ConnectTimeout("timed out connecting")
+            connecting.result()
         except OSError as exc:
             conn.abort()
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
+        except UnicodeError as exc:  # a host name the IDNA codec refuses
+            conn.abort()
+            raise httpx.ConnectError(f"invalid host name: {exc}") from exc
         except BaseException:
             conn.abort()  # cancelled: connected or not, this connection is not ours
             raise
@@ -638,7 +654,8 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
             host = url.raw_host.decode("ascii")
         except UnicodeDecodeError:
             raise httpx.UnsupportedProtocol("the URL's host is not ASCII") from None
-        origin = (scheme, host, url.port or (443 if scheme == "https" else 80))
+        port = url.port if url.port is not None else 443 if scheme == "https" else 80
+        origin = (scheme, host, port)
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
         try:
             body = request.content

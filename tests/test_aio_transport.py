@@ -716,3 +716,55 @@ def test_a_reset_inside_a_read_to_close_body_is_a_read_error() -> None:
 
     with loopback.serve(cut) as server:
         run(go(server.url))
+
+
+def test_a_cancel_landing_as_the_connect_completes_is_not_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Before Python 3.12, asyncio.wait_for returns the result when a cancel
+    # arrives after its inner task finished: the cancelled call would go on.
+    async def go(url: str) -> None:
+        loop = asyncio.get_running_loop()
+        transport = AsyncioTransport(None, **LIMITS)  # type: ignore[arg-type]
+        victim: list[asyncio.Task[Any]] = []
+        connect = loop.create_connection
+
+        async def create_connection(*args: Any, **kwargs: Any) -> Any:
+            made = await connect(*args, **kwargs)
+            # Two loop turns on: the connect is done, its awaiter not yet resumed.
+            loop.call_soon(lambda: loop.call_soon(victim[0].cancel))
+            return made
+
+        monkeypatch.setattr(loop, "create_connection", create_connection)
+        task = asyncio.create_task(post(transport, url))
+        victim.append(task)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert (transport.busy, transport.waiting) == (0, 0)
+        await transport.aclose()
+
+    with loopback.serve(OK) as server:
+        run(go(server.url))
+
+
+@pytest.mark.parametrize("host", ["a" * 64 + ".example", "a..example"])
+def test_a_host_the_socket_layer_refuses_is_a_connect_error(host: str) -> None:
+    async def go() -> None:
+        transport = AsyncioTransport(None, **LIMITS)  # type: ignore[arg-type]
+        with pytest.raises(httpx.ConnectError, match="invalid host name"):
+            await post(transport, f"http://{host}/")
+        assert (transport.busy, transport._connecting) == (0, 0)
+        await transport.aclose()
+
+    run(go())
+
+
+def test_an_explicit_port_zero_is_not_port_80() -> None:
+    transport = _Scripted([OK], eof=False)
+
+    async def go() -> None:
+        await post(transport, "http://127.0.0.1:0/")
+        await transport.aclose()
+
+    asyncio.run(go())
+    assert transport.origins == [("http", "127.0.0.1", 0)]
