@@ -307,6 +307,36 @@ def task_growth(args: dict[str, Any]) -> dict[str, Any]:
     return {"samples": samples, "timed_out": done < checkpoints[-1]}
 
 
+async def _growth_async(args: dict[str, Any]) -> dict[str, Any]:
+    import cognito_raw
+
+    client = cognito_raw.AsyncClient(endpoint_url=args["url"])
+    checkpoints = sorted(args["checkpoints"])
+    deadline = time.perf_counter() + args["seconds"]
+    samples = []
+    done = 0
+    try:
+        for mark in checkpoints:
+            done += await _drive(
+                lambda: client.update_auth_event_feedback(**OURS_KW),
+                mark - done,
+                args["concurrency"],
+                deadline,
+            )
+            gc.collect()
+            samples.append({"calls": done, "rss": rss_bytes(), "objects": len(gc.get_objects())})
+            if done < mark:
+                break
+    finally:
+        await client.aclose()
+    return {"samples": samples, "timed_out": done < checkpoints[-1]}
+
+
+def task_growth_async(args: dict[str, Any]) -> dict[str, Any]:
+    """Like ``growth``, through one AsyncClient and its own transport over loopback."""
+    return asyncio.run(_growth_async(args))
+
+
 def task_versions(args: dict[str, Any]) -> dict[str, Any]:
     """Versions of what this interpreter would measure."""
     from importlib import metadata
@@ -325,6 +355,7 @@ TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "async": task_async,
     "percall": task_percall,
     "growth": task_growth,
+    "growth_async": task_growth_async,
     "versions": task_versions,
 }
 

@@ -22,7 +22,8 @@ imports or garbage weigh on another's numbers):
    canned Cognito reply; a small Python server only if nginx cannot be had):
    sequential sync calls, and 64 in flight on asyncio.
 4. Memory: peak RSS of a process making one call; RSS and tracked objects
-   after 100,000 calls through one client vs after 1,000.
+   after 100,000 calls through one client vs after 1,000 (the sync Client on
+   httpx.MockTransport, and the AsyncClient's own transport over loopback).
 
 aiobotocore cannot share an environment with the project's pinned botocore
 (every aiobotocore release pins an older botocore), so it runs under its own
@@ -620,38 +621,50 @@ def memory(report: Report, plan: Plan, url: str) -> None:
     for name, value in rss.items():
         report.note(f"  {name:13s} {mib(value):>9s}  (beyond bare: {mib(value - rss['bare'])})")
     marks = sorted({1000, plan.growth_calls // 10, plan.growth_calls // 2, plan.growth_calls})
-    task = {
-        "task": "growth",
-        "lib": "cognito-raw-client-mock",
-        "checkpoints": marks,
-        "seconds": plan.growth_seconds,
-    }
-    result = work(sys.executable, task, timeout=plan.growth_seconds + 120)
-    samples = result["samples"]
-    report.data["growth"] = result
-    report.note(
-        "RSS through one Client on httpx.MockTransport (gc.collect() before each reading):"
-    )
-    for s in samples:
-        report.note(
-            f"  after {s['calls']:>7,} calls: RSS {mib(s['rss'])}, "
-            f"{s['objects']:,} tracked objects"
+    runs = [
+        # The client's own code, in process (the sync Client on httpx.MockTransport)...
+        ("growth", "one Client", "one Client on httpx.MockTransport", {}),
+        # ...and the AsyncClient's own transport, over loopback with 64 in flight.
+        (
+            "growth_async",
+            "one AsyncClient, loopback",
+            f"one AsyncClient and its own transport over loopback, {CONCURRENCY} in flight",
+            {"url": url, "concurrency": CONCURRENCY},
+        ),
+    ]
+    report.data["growth"] = {}
+    for name, short, long, extra in runs:
+        task = {
+            "task": name,
+            "lib": "cognito-raw-client-mock",
+            "checkpoints": marks,
+            "seconds": plan.growth_seconds,
+            **extra,
+        }
+        result = work(sys.executable, task, timeout=plan.growth_seconds + 120)
+        samples = result["samples"]
+        report.data["growth"][name] = result
+        report.note(f"RSS through {long} (gc.collect() before each reading):")
+        for s in samples:
+            report.note(
+                f"  after {s['calls']:>7,} calls: RSS {mib(s['rss'])}, "
+                f"{s['objects']:,} tracked objects"
+            )
+        first, last = samples[0], samples[-1]
+        grown = last["rss"] - first["rss"]
+        objects = last["objects"] - first["objects"]
+        reached = last["calls"] >= plan.growth_calls
+        report.add(
+            Row(
+                "4",
+                f"RSS after {last['calls']:,} calls vs after {first['calls']:,} ({short})",
+                f"{mib(last['rss'])} vs {mib(first['rss'])}",
+                f"{objects:+,} tracked objects",
+                f"{grown / 1024:+.0f} KiB",
+                "no growth (< 1 MiB)",
+                reached and grown < MIB and objects < 1000,
+            )
         )
-    first, last = samples[0], samples[-1]
-    grown = last["rss"] - first["rss"]
-    objects = last["objects"] - first["objects"]
-    reached = last["calls"] >= plan.growth_calls
-    report.add(
-        Row(
-            "4",
-            f"RSS after {last['calls']:,} calls vs after {first['calls']:,} (one Client)",
-            f"{mib(last['rss'])} vs {mib(first['rss'])}",
-            f"{objects:+,} tracked objects",
-            f"{grown / 1024:+.0f} KiB",
-            "no growth (< 1 MiB)",
-            reached and grown < MIB and objects < 1000,
-        )
-    )
 
 
 # -- environment ----------------------------------------------------------------------
