@@ -1,18 +1,19 @@
 """Client and AsyncClient: httpx drivers of ``run_call``.
 
-With ``_aio`` (its transport), the only modules that import httpx. It holds
-no protocol knowledge: requests come from ``build_request``, replies go to
-``parse_response`` (inside ``run_call``), and retry decisions are
-``run_call``'s. What lives here is I/O: sending, reading a bounded body,
-sleeping, and translating httpx's transport exceptions once, at the boundary.
+With the transports (``_sync``, ``_aio``, ``_wire``), the only modules that
+import httpx. It holds no protocol knowledge: requests come from
+``build_request``, replies go to ``parse_response`` (inside ``run_call``), and
+retry decisions are ``run_call``'s. What lives here is I/O: sending, reading a
+bounded body, sleeping, and translating httpx's transport exceptions once, at
+the boundary.
 
-The default transports bound every socket operation of an attempt by the
-attempt's remaining time (``_deadline``): httpx's own timeouts apply per
-operation, so a server trickling one byte per read timeout could otherwise
-hold a call for minutes. ``Client`` wraps httpcore's network backend for that;
-``AsyncClient`` sends through ``_aio.AsyncioTransport`` (httpcore's async pool
-is the bottleneck under load, see that module). Both build a TLS context only
-for https endpoints, once.
+By default each client sends through a transport of ours (HTTP/1.1 from
+``_http11``, called directly with an ``httpx.Request``), which bounds every
+socket operation of an attempt by the attempt's remaining time (``_deadline``):
+httpx's own timeouts apply per operation, so a server trickling one byte per
+read timeout could otherwise hold a call for minutes. A caller's
+``http_client`` is bounded between body chunks instead. Both build a TLS
+context only for https endpoints, once.
 """
 
 from __future__ import annotations
@@ -24,14 +25,13 @@ import random as _random
 import ssl
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Generator, Iterable
+from collections.abc import Awaitable, Callable, Generator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
-import httpcore
 import httpx
 
-from ._deadline import ATTEMPT_DEADLINE, bounded
+from ._deadline import ATTEMPT_DEADLINE
 from ._endpoints import check_endpoint_url, validate_region
 from ._errors import RequestTimeoutError, TransportError, ValidationError
 from ._model import FeedbackValue, UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
@@ -49,60 +49,12 @@ from ._retry import (
     Timeout,
     run_call,
 )
+from ._sync import SyncTransport
 
 if TYPE_CHECKING:
     from ._aio import AsyncioTransport
 
 __all__ = ["AsyncClient", "Client"]
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, bounded(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, bounded(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        inner = self._inner.start_tls(
-            ssl_context, server_hostname, bounded(timeout, httpcore.ConnectTimeout)
-        )
-        return _DeadlineStream(inner)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self) -> None:
-        self._inner = httpcore.SyncBackend()
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        stream = self._inner.connect_tcp(
-            host, port, bounded(timeout, httpcore.ConnectTimeout), local_address, socket_options
-        )
-        return _DeadlineStream(stream)
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
 
 
 @functools.lru_cache(maxsize=8)
@@ -125,19 +77,6 @@ def _tls_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
 _MAX_CONNECTIONS: Final = 100
 _MAX_KEEPALIVE: Final = 20
 _KEEPALIVE_EXPIRY: Final = 30.0
-
-
-class _Transport(httpx.HTTPTransport):
-    # httpx.HTTPTransport.__init__ builds a TLS context eagerly; skipping it
-    # and giving the pool our deadline backend is the point of this class.
-    def __init__(self, tls: ssl.SSLContext | None) -> None:
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=tls,
-            network_backend=_DeadlineBackend(),
-            max_connections=_MAX_CONNECTIONS,
-            max_keepalive_connections=_MAX_KEEPALIVE,
-            keepalive_expiry=_KEEPALIVE_EXPIRY,
-        )
 
 
 def _translate(exc: httpx.TransportError) -> TransportError:
@@ -413,11 +352,16 @@ class Client(_Base):
             random=random,
         )
         self._sleep = sleep
-        self._transport: _Transport | None = None
+        self._transport: SyncTransport | None = None
         self._open: Callable[[HttpRequest, httpx.Timeout], httpx.Response]
         if http_client is None:
             # Our transport, called directly (see _request_for).
-            self._transport = _Transport(_tls_context(verify) if self._tls_needed else None)
+            self._transport = SyncTransport(
+                _tls_context(verify) if self._tls_needed else None,
+                max_connections=_MAX_CONNECTIONS,
+                max_keepalive=_MAX_KEEPALIVE,
+                keepalive_expiry=_KEEPALIVE_EXPIRY,
+            )
             self._open = functools.partial(_open_sync, self._transport)
         else:
             self._open = functools.partial(_open_sync_via, http_client)

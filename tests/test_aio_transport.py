@@ -382,18 +382,19 @@ def test_keep_alive_reuses_one_connection() -> None:
     assert (server.connections, len(server.requests)) == (1, 20)
 
 
-@pytest.mark.parametrize(
-    "reply",
-    [
-        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}",
-        b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}",
-        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}EXTRA",  # stray bytes after the body
-        b"HTTP/1.1 204 No Content\r\nContent-Length: 2\r\n\r\n{}",  # a body that stays on the wire
-        # Both framings: Transfer-Encoding wins, and the connection must close.
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
-        b"2\r\n{}\r\n0\r\n\r\n",
-    ],
-)
+# Replies after which a connection must not carry another request.
+UNTRUSTED: Final = [
+    b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}",
+    b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}EXTRA",  # stray bytes after the body
+    b"HTTP/1.1 204 No Content\r\nContent-Length: 2\r\n\r\n{}",  # a body that stays on the wire
+    # Both framings: Transfer-Encoding wins, and the connection must close.
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
+    b"2\r\n{}\r\n0\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("reply", UNTRUSTED)
 def test_no_reuse_when_the_connection_cannot_be_trusted(reply: bytes) -> None:
     async def go(url: str) -> None:
         transport = AsyncioTransport(None, **LIMITS)  # type: ignore[arg-type]

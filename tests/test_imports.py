@@ -96,8 +96,21 @@ _LAZY_PROBE = textwrap.dedent(
     assert "dataclasses" not in sys.modules
     assert "typing" not in sys.modules, "typing costs milliseconds at import"
     assert "json" not in sys.modules
-    client = cognito_raw.Client(endpoint_url="http://127.0.0.1:9")
+    client = cognito_raw.Client(
+        endpoint_url="http://127.0.0.1:9", retry=cognito_raw.RetryPolicy(max_attempts=1)
+    )
     assert "httpx" in sys.modules
+    # A call (to a port that refuses) loads no more than httpx itself:
+    # the transport is cognito-raw's, not httpcore (with h11, anyio, certifi).
+    try:
+        client.update_auth_event_feedback(
+            user_pool_id="eu-west-1_AbC", username="u", event_id="e",
+            feedback_token="t", feedback_value="valid",
+        )
+    except cognito_raw.TransportError:
+        pass
+    for heavy in ("httpcore", "h11", "anyio", "certifi"):
+        assert heavy not in sys.modules, heavy
     # The AsyncClient's transport and asyncio are the async client's to load.
     assert "asyncio" not in sys.modules
     assert "cognito_raw._aio" not in sys.modules

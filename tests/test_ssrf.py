@@ -50,6 +50,7 @@ from cognito_raw import (
 )
 from cognito_raw._aio import AsyncioTransport
 from cognito_raw._endpoints import PARTITIONS
+from cognito_raw._sync import SyncTransport
 from cognito_raw.links import RateLimit, feedback_app, make_link
 from cognito_raw.testing import strategies as cst
 
@@ -211,7 +212,8 @@ def test_links_reach_only_allowed_pools_at_cognito(links: list[str], value: str)
 def test_the_client_contacts_no_unexpected_host(pool: str) -> None:
     with respx.mock(assert_all_mocked=True, assert_all_called=False) as mock:
         route = mock.post(url__regex=COGNITO_URL.pattern).respond(200, json={})
-        with Client(retry=RetryPolicy(max_attempts=1)) as client:
+        # A caller's httpx client: respx patches httpx's transports, not ours.
+        with Client(retry=RetryPolicy(max_attempts=1), http_client=httpx.Client()) as client:
             try:
                 client.send(unchecked(pool))
             except ValidationError:
@@ -222,23 +224,34 @@ def test_the_client_contacts_no_unexpected_host(pool: str) -> None:
         assert_cognito_url(str(route.calls.last.request.url), pool.rpartition("_")[0])
 
 
-@given(pool=hostile_pool_ids)
-def test_the_async_client_connects_to_no_unexpected_host(pool: str) -> None:
-    # The AsyncClient's default transport is cognito-raw's own, which respx
-    # does not patch: record where it would connect, and connect nowhere.
+@given(pool=hostile_pool_ids, flavor=st.sampled_from(["sync", "async"]))
+def test_the_default_transports_connect_to_no_unexpected_host(pool: str, flavor: str) -> None:
+    # The clients' default transports are cognito-raw's own, which respx does
+    # not patch: record where they would connect, and connect nowhere.
     origins: list[tuple[str, str, int]] = []
 
-    async def connect(_self: object, origin: tuple[str, str, int], _timeout: object) -> None:
+    def record(origin: tuple[str, str, int]) -> None:
         origins.append(origin)
         raise httpx.ConnectError("not in a test")
+
+    async def connect_async(_self: object, origin: tuple[str, str, int], _timeout: object) -> None:
+        record(origin)
 
     async def main() -> None:
         async with AsyncClient(retry=RetryPolicy(max_attempts=1)) as client:
             with contextlib.suppress(ValidationError, TransportError):
                 await client.send(unchecked(pool))
 
-    with patch.object(AsyncioTransport, "_connect", connect):
-        asyncio.run(main())
+    if flavor == "sync":
+        with (
+            patch.object(SyncTransport, "_connect", lambda _self, origin, _t: record(origin)),
+            Client(retry=RetryPolicy(max_attempts=1)) as client,
+            contextlib.suppress(ValidationError, TransportError),
+        ):
+            client.send(unchecked(pool))
+    else:
+        with patch.object(AsyncioTransport, "_connect", connect_async):
+            asyncio.run(main())
     assert len(origins) <= 1
     for scheme, host, port in origins:
         assert (scheme, port) == ("https", 443)
