@@ -38,6 +38,31 @@ _RECV: int = 65536
 _poll = getattr(select, "poll", None)
 
 
+def _open_socket(host: str, port: int, timeout: float | None) -> socket.socket:
+    # socket.create_connection, but resolving the host as bytes: it is ASCII
+    # already (``_wire.origin_of``), and a str would load the IDNA codec and
+    # its tables (stringprep) for nothing.
+    error: OSError | None = None
+    for family, kind, proto, _, address in socket.getaddrinfo(
+        host.encode("ascii"), port, type=socket.SOCK_STREAM
+    ):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(address)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            if isinstance(exc, TimeoutError):
+                raise  # the time is spent: do not try the next address
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    raise error or OSError(f"no address for {host!r}")
+
+
 class _Connection:
     """One socket and its reply reader; used by one thread at a time."""
 
@@ -223,7 +248,7 @@ class SyncTransport(httpx.BaseTransport):
         try:
             if scheme == "https" and self._tls is None:
                 raise httpx.UnsupportedProtocol("this client was built for http:// only")
-            sock = socket.create_connection((host, port), bounded(timeout, httpx.ConnectTimeout))
+            sock = _open_socket(host, port, bounded(timeout, httpx.ConnectTimeout))
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if scheme == "https" and self._tls is not None:
                 sock.settimeout(bounded(timeout, httpx.ConnectTimeout))
@@ -236,8 +261,6 @@ class SyncTransport(httpx.BaseTransport):
             if sock is not None:
                 sock.close()
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
-        except UnicodeError as exc:  # a host name the IDNA codec refuses
-            raise httpx.ConnectError(f"invalid host name: {exc}") from exc
         except BaseException:
             if sock is not None:
                 sock.close()

@@ -109,7 +109,7 @@ _LAZY_PROBE = textwrap.dedent(
         )
     except cognito_raw.TransportError:
         pass
-    for heavy in ("httpcore", "h11", "anyio", "certifi"):
+    for heavy in ("httpcore", "h11", "anyio", "certifi", "dataclasses", "stringprep"):
         assert heavy not in sys.modules, heavy
     # The AsyncClient's transport and asyncio are the async client's to load.
     assert "asyncio" not in sys.modules

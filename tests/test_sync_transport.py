@@ -224,9 +224,9 @@ def test_a_reset_inside_a_read_to_close_body_is_a_read_error() -> None:
 
 
 @pytest.mark.parametrize("host", ["a" * 64 + ".example", "a..example"])
-def test_a_host_the_socket_layer_refuses_is_a_connect_error(host: str) -> None:
+def test_a_host_the_resolver_refuses_is_a_connect_error(host: str) -> None:
     transport = SyncTransport(None, **LIMITS)  # type: ignore[arg-type]
-    with pytest.raises(httpx.ConnectError, match="invalid host name"):
+    with pytest.raises(httpx.ConnectError):
         post(transport, f"http://{host}/")
     assert transport.busy == 0
 
