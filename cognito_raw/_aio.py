@@ -200,14 +200,16 @@ class _Body(httpx.AsyncByteStream):
         self._conn = conn
         self._timeout = read_timeout
         self._released = False
+        self._iterating = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         # The connection goes back as soon as the body ends, read to the end
         # (reusable) or not (an error, or a consumer that stopped: closed).
         conn = self._conn
         reader = conn.reader
+        self._iterating = True
         try:
-            while True:
+            while not self._released:
                 piece = _wire.piece_of(reader)
                 if piece is None:
                     await conn.more(self._timeout)
@@ -216,16 +218,21 @@ class _Body(httpx.AsyncByteStream):
                     yield piece
                 else:  # END
                     return
+            # Closed under us (by another task) while paused at a yield.
+            raise httpx.ReadError("the response was closed while its body was read")
         finally:
-            self._release()
+            self._iterating = False
+            self._release(reuse=reader.reusable)
 
-    def _release(self) -> None:
+    def _release(self, *, reuse: bool) -> None:
         if not self._released:
             self._released = True
-            self._transport.release(self._conn, reuse=self._conn.reader.reusable)
+            self._transport.release(self._conn, reuse=reuse)
 
     async def aclose(self) -> None:
-        self._release()
+        # Closed while an iteration is paused at a yield: the connection may be
+        # complete, but that iteration could still read from it; never reuse.
+        self._release(reuse=not self._iterating and self._conn.reader.reusable)
 
 
 class AsyncioTransport(httpx.AsyncBaseTransport):

@@ -121,10 +121,13 @@ def chunked(body: bytes) -> bytes:
     return (b"%x\r\n%s\r\n" % (len(body), body) if body else b"") + b"0\r\n\r\n"
 
 
-def _framing(
-    status: int, headers: list[tuple[bytes, bytes]], method: str
-) -> tuple[int, int, bool]:
-    """How the body ends, its length (for ``_LENGTH``), and whether the connection may stay."""
+def _fields(headers: list[tuple[bytes, bytes]]) -> tuple[list[bytes], list[bytes], bool]:
+    """The Content-Length values, the transfer codings and whether to keep the connection.
+
+    Checked as h11 checks every header block (a 1xx reply's and the trailer
+    too): one plain "chunked" coding at most (a body in another coding would
+    reach the caller still coded), and Content-Length values all equal digits.
+    """
     lengths: list[bytes] = []
     codings: list[bytes] = []
     keep = True
@@ -138,12 +141,18 @@ def _framing(
             part.strip().lower() for part in value.split(b",")
         ):
             keep = False
-    # Only a plain "chunked" (h11 refuses the rest too): a body in another
-    # coding would reach the caller still coded.
     if codings and codings != [b"chunked"]:
         raise ReplyError("unsupported Transfer-Encoding in the reply")
     if lengths and (len(set(lengths)) != 1 or not _DIGITS.fullmatch(lengths[0])):
         raise ReplyError("invalid Content-Length in the reply")
+    return lengths, codings, keep
+
+
+def _framing(
+    status: int, headers: list[tuple[bytes, bytes]], method: str
+) -> tuple[int, int, bool]:
+    """How the body ends, its length (for ``_LENGTH``), and whether the connection may stay."""
+    lengths, codings, keep = _fields(headers)
     if status in (204, 304) or method == "HEAD":
         # No body whatever the headers say; a declared one would sit on the wire.
         return _EMPTY, 0, keep and not lengths and not codings
@@ -154,6 +163,22 @@ def _framing(
         length = int(lengths[0])
         return (_LENGTH, length, keep) if length else (_EMPTY, 0, keep)
     return _TO_CLOSE, 0, False
+
+
+def _one_length(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    # As h11 gives them: one Content-Length field, its single value, where the
+    # first one was ("2, 2" twice becomes "2" once). Checked equal already.
+    lengths = [i for i, (name, _) in enumerate(headers) if name.lower() == b"content-length"]
+    if not lengths or (len(lengths) == 1 and b"," not in headers[lengths[0]][1]):
+        return headers
+    first = lengths[0]
+    name, value = headers[first]
+    single = (name, value.split(b",")[0].strip())
+    return [
+        single if i == first else field
+        for i, field in enumerate(headers)
+        if i == first or i not in lengths
+    ]
 
 
 class ReplyReader:
@@ -259,13 +284,16 @@ class ReplyReader:
                 headers.append((field[1], field[2]))
             if status == 101:
                 raise ReplyError("the server switched protocols unasked")
-            if status >= 200:
-                version = int(status_line[1])
-                self._framing, self._left, keep = _framing(status, headers, self.method)
-                self.keep = keep and version == 1
-                self.complete = self._framing == _EMPTY
-                return version, status, status_line[3] or b"", headers
-            # An interim reply (100 Continue, 103 Early Hints): the final one follows.
+            if status < 200:
+                # An interim reply (100 Continue, 103 Early Hints): checked, and
+                # the final one follows.
+                _fields(headers)
+                continue
+            version = int(status_line[1])
+            self._framing, self._left, keep = _framing(status, headers, self.method)
+            self.keep = keep and version == 1
+            self.complete = self._framing == _EMPTY
+            return version, status, status_line[3] or b"", _one_length(headers)
 
     # -- the body -----------------------------------------------------------------
 
@@ -350,5 +378,7 @@ class ReplyReader:
                 self._trailer += len(line)
                 if self._trailer > MAX_HEAD:
                     raise ReplyError("the reply's trailer is too large")
-                if _HEADER.fullmatch(line) is None:
+                field = _HEADER.fullmatch(line)
+                if field is None:
                     raise ReplyError("the reply holds an invalid trailer line")
+                _fields([(field[1], field[2])])

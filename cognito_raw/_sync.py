@@ -43,12 +43,17 @@ def _open_socket(host: str, port: int, timeout: float | None) -> socket.socket:
     # already (``_wire.origin_of``), and a str would load the IDNA codec and
     # its tables (stringprep) for nothing.
     error: OSError | None = None
+    until = None if timeout is None else time.monotonic() + timeout
     for family, kind, proto, _, address in socket.getaddrinfo(
         host.encode("ascii"), port, type=socket.SOCK_STREAM
     ):
+        # One limit for all the addresses tried, not one each.
+        left = None if until is None else until - time.monotonic()
+        if left is not None and left <= 0:
+            raise TimeoutError("timed out connecting")
         sock = socket.socket(family, kind, proto)
         try:
-            sock.settimeout(timeout)
+            sock.settimeout(left)
             sock.connect(address)
         except OSError as exc:
             sock.close()
@@ -138,12 +143,15 @@ class _Body(httpx.SyncByteStream):
         self._conn = conn
         self._timeout = read_timeout
         self._released = False
+        self._iterating = False
+        self._guard = threading.Lock()
 
     def __iter__(self) -> Iterator[bytes]:
         conn = self._conn
         reader = conn.reader
+        self._iterating = True
         try:
-            while True:
+            while not self._released:
                 piece = _wire.piece_of(reader)
                 if piece is None:
                     conn.fill(self._timeout)
@@ -151,13 +159,23 @@ class _Body(httpx.SyncByteStream):
                     yield piece
                 else:  # END
                     return
+            # Closed under us (by another thread) while paused at a yield.
+            raise httpx.ReadError("the response was closed while its body was read")
         finally:
-            self.close()
+            self._iterating = False
+            self._release(reuse=reader.reusable)
 
     def close(self) -> None:
-        if not self._released:
+        # Closed while an iteration is paused at a yield: the connection may be
+        # complete, but that iteration could still read from it; never reuse.
+        self._release(reuse=not self._iterating and self._conn.reader.reusable)
+
+    def _release(self, *, reuse: bool) -> None:
+        with self._guard:  # two threads closing one response release it once
+            if self._released:
+                return
             self._released = True
-            self._transport.release(self._conn, reuse=self._conn.reader.reusable)
+        self._transport.release(self._conn, reuse=reuse)
 
 
 class SyncTransport(httpx.BaseTransport):
@@ -206,16 +224,16 @@ class SyncTransport(httpx.BaseTransport):
     def _take_idle(self, origin: Origin) -> _Connection | None:
         conn, dropped = self._idle.take(origin, _Connection.fit)
         for stale in dropped:
-            stale.close()
             self._used -= 1
+            stale.close()
         return conn
 
     def _evict_one(self) -> None:
         # At the limit with idle connections to other origins: close the oldest.
         conn = self._idle.oldest()
         if conn is not None:
-            conn.close()
             self._used -= 1
+            conn.close()
 
     def _reserve(self, origin: Origin, timeout: float | None) -> _Connection | None:
         """An idle connection, or None with a slot reserved for a new one."""
@@ -239,6 +257,9 @@ class SyncTransport(httpx.BaseTransport):
             self._waiting += 1
             try:
                 self._freed.wait(left)
+            except BaseException:
+                self._freed.notify()  # a wake-up this thread took: pass it on
+                raise
             finally:
                 self._waiting -= 1
 
@@ -252,12 +273,13 @@ class SyncTransport(httpx.BaseTransport):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if scheme == "https" and self._tls is not None:
                 sock.settimeout(bounded(timeout, httpx.ConnectTimeout))
-                sock = self._tls.wrap_socket(sock, server_hostname=host)
+                # As bytes, like the address: no IDNA codec for an ASCII name.
+                sock = self._tls.wrap_socket(sock, server_hostname=host.encode("ascii"))
         except TimeoutError:
             if sock is not None:
                 sock.close()
             raise httpx.ConnectTimeout("timed out connecting") from None
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a name ssl refuses
             if sock is not None:
                 sock.close()
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
@@ -284,8 +306,8 @@ class SyncTransport(httpx.BaseTransport):
         """Return a connection after its reply: keep it idle, or close it."""
         with self._lock:
             if not (reuse and not self._closed and self._idle.put(conn)):
-                conn.close()
                 self._used -= 1
+                conn.close()
             self._freed.notify()
 
     # -- httpx.BaseTransport ------------------------------------------------------
@@ -313,6 +335,6 @@ class SyncTransport(httpx.BaseTransport):
         with self._lock:
             self._closed = True
             for conn in self._idle.drain():
-                conn.close()
                 self._used -= 1
+                conn.close()
             self._freed.notify_all()

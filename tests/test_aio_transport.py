@@ -769,3 +769,25 @@ def test_an_explicit_port_zero_is_not_port_80() -> None:
 
     asyncio.run(go())
     assert transport.origins == [("http", "127.0.0.1", 0)]
+
+
+def test_a_response_closed_mid_iteration_never_lends_its_connection_out() -> None:
+    # Closed while its iterator is paused after the last piece: reusing the
+    # connection would let the old iterator, resumed, read the next reply.
+    async def go(url: str) -> None:
+        transport = AsyncioTransport(None, max_connections=1, max_keepalive=1, keepalive_expiry=5)
+        request = httpx.Request("POST", url, content=b"{}")
+        request.extensions["timeout"] = TIMEOUT
+        first = await transport.handle_async_request(request)
+        pieces = first.stream.__aiter__()  # type: ignore[union-attr]
+        assert await pieces.__anext__() == b"{}"
+        await first.aclose()
+        assert (transport.idle, transport.busy) == (0, 0)
+        assert (await post(transport, url)).content == b"{}"
+        with pytest.raises(httpx.ReadError):
+            await pieces.__anext__()
+        await transport.aclose()
+
+    with loopback.serve(OK) as server:
+        run(go(server.url))
+    assert server.connections == 2

@@ -239,3 +239,51 @@ def test_closed_transport_refuses_new_requests() -> None:
         assert transport.idle == 0
         with pytest.raises(httpx.ConnectError):
             post(transport, server.url)
+
+
+def test_a_response_closed_mid_iteration_never_lends_its_connection_out() -> None:
+    # Closed (from another thread) while its iterator is paused after the last
+    # piece: the connection must not be reused, or the old iterator, resumed,
+    # would read the next request's reply.
+    def numbered(conn: socket.socket) -> bool:
+        body = b"reply-%d" % threading.get_native_id()
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        return True
+
+    with loopback.serve(numbered) as server:
+        transport = SyncTransport(None, max_connections=1, max_keepalive=1, keepalive_expiry=30.0)
+        request = httpx.Request("POST", server.url, content=b"{}")
+        request.extensions["timeout"] = TIMEOUT
+        first = transport.handle_request(request)
+        pieces = iter(first.stream)  # type: ignore[call-overload]
+        assert next(pieces).startswith(b"reply-")
+        closer = threading.Thread(target=first.close)
+        closer.start()
+        closer.join()
+        assert (transport.idle, transport.busy) == (0, 0)
+        second = post(transport, server.url)
+        with pytest.raises(httpx.ReadError):
+            next(pieces)
+        assert second.content.startswith(b"reply-")
+        transport.close()
+    assert server.connections == 2
+
+
+EMPTY_200: Final = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+CHUNKED_200: Final = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"HTTP/1.1 100 Continue\r\nContent-Length: x\r\n\r\n" + EMPTY_200,
+        b"HTTP/1.1 103 Hints\r\nTransfer-Encoding: gzip\r\n\r\n" + EMPTY_200,
+        CHUNKED_200 + b"0\r\nContent-Length: x\r\n\r\n",
+        CHUNKED_200 + b"0\r\nTransfer-Encoding: gzip\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\nX: y\r\n\r\n{}",
+    ],
+)
+def test_framing_fields_are_checked_and_given_as_h11_does(raw: bytes) -> None:
+    # In 1xx replies and trailers too; one Content-Length field when equal ones repeat.
+    assert read([raw], eof=True) == reference(raw, eof=True)
