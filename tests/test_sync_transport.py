@@ -15,6 +15,7 @@ import socket
 import struct
 import threading
 import time
+from pathlib import Path
 from typing import Final
 
 import h11
@@ -26,6 +27,8 @@ from hypothesis import strategies as st
 from cognito_raw._http11 import END, ReplyError, ReplyReader
 from cognito_raw._sync import SyncTransport
 from tests import loopback
+from tests.fuzz.fuzz_reply_reader import check as check_reader
+from tests.fuzz.fuzz_reply_reader import read as fuzz_read
 from tests.test_aio_transport import (
     OK,
     TIMEOUT,
@@ -287,3 +290,22 @@ CHUNKED_200: Final = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 def test_framing_fields_are_checked_and_given_as_h11_does(raw: bytes) -> None:
     # In 1xx replies and trailers too; one Content-Length field when equal ones repeat.
     assert read([raw], eof=True) == reference(raw, eof=True)
+
+
+READER_CORPUS: Final = sorted((Path(__file__).parent / "fuzz" / "reader_corpus").iterdir())
+
+
+@pytest.mark.parametrize("path", READER_CORPUS, ids=lambda p: p.name)
+def test_the_reader_fuzz_corpus_holds(path: Path) -> None:
+    check_reader(path.read_bytes())
+
+
+def test_the_reader_fuzz_corpus_is_read_as_replies() -> None:
+    assert len(READER_CORPUS) >= 5
+    outcomes = [fuzz_read([p.read_bytes()[1:]]) for p in READER_CORPUS]
+    assert all(isinstance(outcome, tuple) for outcome in outcomes), outcomes
+
+
+@given(data=st.binary(max_size=400))
+def test_the_reader_property_on_any_bytes(data: bytes) -> None:
+    check_reader(data)
