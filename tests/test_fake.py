@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -1167,3 +1168,11 @@ def test_testing_all_is_sorted_complete_and_documented() -> None:
         assert getattr(testing, name).__doc__, name
     for name in cst.__all__:
         assert getattr(cst, name) is not None, name
+
+
+def test_the_readme_example_runs() -> None:
+    # The README's "Test your code against a fake Cognito" block, as written.
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Test your code against a fake Cognito", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - our own README
