@@ -196,21 +196,19 @@ class _Body(httpx.AsyncByteStream):
     def __init__(
         self, transport: AsyncioTransport, conn: _Connection, read_timeout: float | None
     ) -> None:
-        self._transport = transport
         self._conn = conn
         self._timeout = read_timeout
-        self._released = False
-        self._iterating = False
+        self._claim = _wire.BodyClaim(
+            lambda reuse: transport.release(conn, reuse=reuse), conn.reader
+        )
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        # The connection goes back as soon as the body ends, read to the end
-        # (reusable) or not (an error, or a consumer that stopped: closed).
-        conn = self._conn
-        reader = conn.reader
-        self._iterating = True
+        # The connection goes back as soon as the body ends (_wire.BodyClaim).
+        conn, claim = self._conn, self._claim
+        claim.iterating = True
         try:
-            while not self._released:
-                piece = _wire.piece_of(reader)
+            while not claim.released:
+                piece = _wire.piece_of(conn.reader)
                 if piece is None:
                     await conn.more(self._timeout)
                 elif isinstance(piece, bytes):
@@ -218,21 +216,12 @@ class _Body(httpx.AsyncByteStream):
                     yield piece
                 else:  # END
                     return
-            # Closed under us (by another task) while paused at a yield.
-            raise httpx.ReadError("the response was closed while its body was read")
+            raise _wire.closed_under_us()
         finally:
-            self._iterating = False
-            self._release(reuse=reader.reusable)
-
-    def _release(self, *, reuse: bool) -> None:
-        if not self._released:
-            self._released = True
-            self._transport.release(self._conn, reuse=reuse)
+            claim.finished()
 
     async def aclose(self) -> None:
-        # Closed while an iteration is paused at a yield: the connection may be
-        # complete, but that iteration could still read from it; never reuse.
-        self._release(reuse=not self._iterating and self._conn.reader.reusable)
+        self._claim.close()
 
 
 class AsyncioTransport(httpx.AsyncBaseTransport):

@@ -139,43 +139,31 @@ class _Body(httpx.SyncByteStream):
     def __init__(
         self, transport: SyncTransport, conn: _Connection, read_timeout: float | None
     ) -> None:
-        self._transport = transport
         self._conn = conn
         self._timeout = read_timeout
-        self._released = False
-        self._iterating = False
-        self._guard = threading.Lock()
+        self._claim = _wire.BodyClaim(
+            lambda reuse: transport.release(conn, reuse=reuse), conn.reader
+        )
 
     def __iter__(self) -> Iterator[bytes]:
-        conn = self._conn
-        reader = conn.reader
-        self._iterating = True
+        # The connection goes back as soon as the body ends (_wire.BodyClaim).
+        conn, claim = self._conn, self._claim
+        claim.iterating = True
         try:
-            while not self._released:
-                piece = _wire.piece_of(reader)
+            while not claim.released:
+                piece = _wire.piece_of(conn.reader)
                 if piece is None:
                     conn.fill(self._timeout)
                 elif isinstance(piece, bytes):
                     yield piece
                 else:  # END
                     return
-            # Closed under us (by another thread) while paused at a yield.
-            raise httpx.ReadError("the response was closed while its body was read")
+            raise _wire.closed_under_us()
         finally:
-            self._iterating = False
-            self._release(reuse=reader.reusable)
+            claim.finished()
 
     def close(self) -> None:
-        # Closed while an iteration is paused at a yield: the connection may be
-        # complete, but that iteration could still read from it; never reuse.
-        self._release(reuse=not self._iterating and self._conn.reader.reusable)
-
-    def _release(self, *, reuse: bool) -> None:
-        with self._guard:  # two threads closing one response release it once
-            if self._released:
-                return
-            self._released = True
-        self._transport.release(self._conn, reuse=reuse)
+        self._claim.close()
 
 
 class SyncTransport(httpx.BaseTransport):

@@ -7,6 +7,7 @@ ours); an ``httpx.Response`` is made of a reply's head.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Final, Generic, Protocol, TypeVar
@@ -78,6 +79,47 @@ def piece_of(reader: ReplyReader) -> bytes | End | None:
         return reader.body()
     except ReplyError as exc:
         raise remote(exc) from None
+
+
+class BodyClaim:
+    """A response's claim on its connection, given back to the pool exactly once.
+
+    Both transports' body streams use it, so the rule lives here once: the
+    connection is reusable only when the body was read to the end by an
+    iteration that finished; a close while an iteration is paused at a yield
+    never reuses it (that iteration could still read the next request's reply),
+    and two threads closing one response give it back once.
+    """
+
+    __slots__ = ("_give_back", "_guard", "_reader", "iterating", "released")
+
+    def __init__(self, give_back: Callable[[bool], None], reader: ReplyReader) -> None:
+        self._give_back = give_back
+        self._reader = reader
+        self._guard = threading.Lock()
+        self.iterating = False
+        self.released = False
+
+    def finished(self) -> None:
+        """The iteration ended (to the end, by an error, or abandoned)."""
+        self.iterating = False
+        self._release(self._reader.reusable)
+
+    def close(self) -> None:
+        """The consumer closed the response."""
+        self._release(not self.iterating and self._reader.reusable)
+
+    def _release(self, reuse: bool) -> None:
+        with self._guard:
+            if self.released:
+                return
+            self.released = True
+        self._give_back(reuse)
+
+
+def closed_under_us() -> httpx.ReadError:
+    """The error for an iteration resumed after its response was closed."""
+    return httpx.ReadError("the response was closed while its body was read")
 
 
 def response(
