@@ -32,12 +32,20 @@ class TokenBucket:
             return 0.0
         return (1.0 - self.tokens) / self.rate
 
-    def reserve(self, now: float) -> float:
+    def reserve(self, now: float, *, within: float | None = None) -> float | None:
         """Queue: take a token now or in the future; return how long to wait for it.
 
         The bucket may go negative: each reservation gets its own later slot,
-        so callers that wait never exceed the rate together.
+        so callers that wait never exceed the rate together. With ``within``
+        (seconds), a slot further away than that is not taken: None.
         """
         self._refill(now)
+        wait = 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
+        if within is not None and wait > within:
+            return None
         self.tokens -= 1.0
-        return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
+        return wait
+
+    def give_back(self) -> None:
+        """Return a reserved token that will not be used (its caller left)."""
+        self.tokens = min(float(self.burst), self.tokens + 1.0)

@@ -1,66 +1,77 @@
-"""Client and AsyncClient: httpx drivers of ``run_call``.
+"""Client and AsyncClient: ``run_call`` carried out over a stock httpx client.
 
-With the transports (``_sync``, ``_aio``, ``_wire``), the only modules that
-import httpx. It holds no protocol knowledge: requests come from
-``build_request``, replies go to ``parse_response`` (inside ``run_call``), and
-retry decisions are ``run_call``'s. What lives here is I/O: sending, reading a
-bounded body, sleeping, and translating httpx's transport exceptions once, at
-the boundary.
+The only module that imports httpx. It holds no protocol knowledge and no
+retry rule: the request comes from ``ShellConfig.plan`` (``build_request``),
+the reply goes back to ``run_call``, which parses it and decides. What lives
+here is I/O: sending through an ``httpx.Client``/``httpx.AsyncClient`` (ours,
+with httpx's default transport, or the caller's), streaming a bounded raw
+body, sleeping, and translating httpx's transport exceptions once, at the
+boundary.
 
-By default each client sends through a transport of ours (HTTP/1.1 from
-``_http11``, called directly with an ``httpx.Request``), which bounds every
-socket operation of an attempt by the attempt's remaining time (``_deadline``):
-httpx's own timeouts apply per operation, so a server trickling one byte per
-read timeout could otherwise hold a call for minutes. A caller's
-``http_client`` is bounded between body chunks instead. Both build a TLS
-context only for https endpoints, once.
+How long an attempt may take (``Timeout.total``, cut to the call's deadline):
+
+- ``AsyncClient`` runs the whole attempt (the wait for a slot in flight, the
+  connect, the request, the reply head and body) inside one anyio cancel
+  scope, so nothing outlasts it, on asyncio and trio alike.
+- ``Client`` gives httpx connect, write, read and pool timeouts no longer
+  than the time the attempt has left, and checks the deadline between body
+  chunks: an attempt ends by its deadline, or at most one read timeout after
+  it. httpx has no total timeout for blocking I/O (encode/httpx#1450) and no
+  public way to give its default transport an httpcore network backend
+  (encode/httpx#3749), so a server that sends the *head* of its reply one
+  byte per read timeout can hold a blocking attempt longer; the per-read
+  timeout still bounds every wait.
 """
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import os
 import random as _random
 import ssl
 import time
-import zlib
-from collections.abc import Awaitable, Callable, Generator
+import weakref
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 
-from ._deadline import ATTEMPT_DEADLINE
-from ._endpoints import check_endpoint_url, validate_region
 from ._errors import RequestTimeoutError, TransportError, ValidationError
 from ._model import FeedbackValue, UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
-from ._protocol import HttpRequest, build_request, check_user_agent_extra
 from ._retry import (
     DEFAULT_MAX_BODY,
     AttemptInfo,
     BodyReader,
     RateLimiter,
     Reply,
-    RetryBudget,
     RetryPolicy,
     Send,
-    Sleep,
     Timeout,
-    run_call,
 )
-from ._sync import SyncTransport
+from ._shell import (
+    DEFAULT_MAX_CONNECTIONS,
+    ShellConfig,
+    drive,
+    drive_async,
+    feedback_request,
+    finish_reply,
+)
 
 if TYPE_CHECKING:
-    from ._aio import AsyncioTransport
+    import anyio
 
 __all__ = ["AsyncClient", "Client"]
+
+_HttpxClient = TypeVar("_HttpxClient", httpx.Client, httpx.AsyncClient)
+
+_CLOSED = "Cannot send a request, as the client has been closed."
 
 
 @functools.lru_cache(maxsize=8)
 def _default_tls_context(verify: bool | str) -> ssl.SSLContext:
-    # Loading the CA bundle costs milliseconds: once per process, and only
-    # for clients that will speak https.
+    # Loading a CA bundle costs milliseconds: once per process per setting,
+    # and only for clients that will speak https.
     if isinstance(verify, str):
         # A CA bundle file or directory (httpx deprecates verify=<str>).
         if os.path.isdir(verify):
@@ -69,58 +80,63 @@ def _default_tls_context(verify: bool | str) -> ssl.SSLContext:
     return httpx.create_ssl_context(verify=verify)
 
 
-def _tls_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
-    return verify if isinstance(verify, ssl.SSLContext) else _default_tls_context(verify)
+@functools.lru_cache(maxsize=1)
+def _no_ca_context() -> ssl.SSLContext:
+    # httpx's transport wants a context even for an http:// endpoint. This
+    # one loads no certificate (nothing to build) and, should anything ever
+    # make such a client speak TLS, verifies and so fails closed.
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
-# Room for many concurrent calls (a proxy fans out), few idle sockets kept.
-_MAX_CONNECTIONS: Final = 100
-_MAX_KEEPALIVE: Final = 20
-_KEEPALIVE_EXPIRY: Final = 30.0
+def _tls_context(verify: bool | str | ssl.SSLContext | None, tls_needed: bool) -> ssl.SSLContext:
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    if not tls_needed:
+        return _no_ca_context()
+    return _default_tls_context(True if verify is None else verify)
 
 
-def _translate(exc: httpx.TransportError) -> TransportError:
-    """The one place httpx's transport exceptions become ours."""
-    text = str(exc) or type(exc).__name__
-    error: TransportError
-    if isinstance(exc, httpx.TimeoutException):
-        error = RequestTimeoutError(f"timed out ({type(exc).__name__}: {text})")
-    else:
-        error = TransportError(f"{type(exc).__name__}: {text}")
-    error.__cause__ = exc
-    return error
+def _own_or_theirs(
+    kind: type[_HttpxClient],
+    http_client: object,
+    verify: bool | str | ssl.SSLContext | None,
+    config: ShellConfig,
+) -> tuple[_HttpxClient, bool]:
+    """The httpx client to send through, and whether we own (and close) it."""
+    if http_client is None:
+        limits = httpx.Limits(
+            max_connections=config.max_connections,
+            max_keepalive_connections=config.max_connections,
+        )
+        # httpx's defaults otherwise: its transport, trust_env (proxy
+        # variables, SSL_CERT_FILE), no redirects followed.
+        return kind(verify=_tls_context(verify, config.tls_needed), limits=limits), True
+    if not isinstance(http_client, kind):
+        raise TypeError(
+            f"http_client must be an httpx.{kind.__name__} here, "
+            f"not {type(http_client).__module__}.{type(http_client).__qualname__}"
+        )
+    if verify is not None:
+        raise ValidationError(
+            field="verify",
+            rule="cannot be combined with http_client: set TLS on the httpx client you pass",
+        )
+    return http_client, False
 
 
-def _decode(raw: bytes, encoding: bytes | None, limit: int) -> bytes:
-    # We ask for identity encoding; a proxy may compress anyway. Decompress
-    # gzip/deflate at most to the body limit (a gzip bomb stops there); any
-    # other encoding stays as it is and will not parse as JSON.
-    if not encoding or encoding.strip().lower() in (b"identity", b""):
-        return raw
-    if encoding.strip().lower() in (b"gzip", b"x-gzip", b"deflate"):
-        try:
-            return zlib.decompressobj(wbits=47).decompress(raw, limit)
-        except zlib.error:
-            try:
-                return zlib.decompressobj(wbits=-15).decompress(raw, limit)
-            except zlib.error:
-                return raw
-    return raw
-
-
-@functools.lru_cache(maxsize=8)
-def _full_timeout(timeout: Timeout) -> httpx.Timeout:
-    return httpx.Timeout(
-        connect=timeout.connect, read=timeout.read, write=timeout.write, pool=timeout.pool
-    )
+def _check_idna(endpoint_url: str | None) -> None:
+    if endpoint_url is None:
+        return
+    try:
+        httpx.URL(endpoint_url).host  # noqa: B018 - IDNA-decodes, which may fail
+    except ValueError:  # idna's errors are UnicodeErrors
+        raise ValidationError(
+            field="endpoint_url", rule="the host must be a valid internationalised domain name"
+        ) from None
 
 
 def _httpx_timeout(timeout: Timeout, left: float) -> httpx.Timeout:
-    # Usually the attempt has more time left than any one operation may take:
-    # the same httpx.Timeout then serves every call.
-    if left >= max(timeout.connect, timeout.read, timeout.write, timeout.pool):
-        return _full_timeout(timeout)
-    left = max(left, 0.001)
+    # No single network wait may outlast what the attempt has left.
     return httpx.Timeout(
         connect=min(timeout.connect, left),
         read=min(timeout.read, left),
@@ -129,206 +145,89 @@ def _httpx_timeout(timeout: Timeout, left: float) -> httpx.Timeout:
     )
 
 
-# Parsed URLs by text: parsing costs 10 µs a call, and a client sends to a
-# handful of endpoints (one per region it sees). Bounded like _protocol's.
-_URLS: Final[dict[str, httpx.URL]] = {}
-_URLS_MAX: Final = 64
-
-
-def _url(text: str) -> httpx.URL:
-    url = _URLS.get(text)
-    if url is None:
-        if len(_URLS) >= _URLS_MAX:
-            _URLS.clear()
-        url = _URLS[text] = httpx.URL(text)
-    return url
-
-
-def _request_for(http: HttpRequest, timeout: httpx.Timeout) -> httpx.Request:
-    # Our request as httpx's, for our own transport: build_request already
-    # wrote every header (httpx adds Host), so none of a client's merging,
-    # cookie jar or auth flow is needed.
-    return httpx.Request(
+def _httpx_request(
+    client: httpx.Client | httpx.AsyncClient, send: Send, left: float
+) -> httpx.Request:
+    http = send.request
+    return client.build_request(
         http.method,
-        _url(http.url),
+        http.url,
         headers=http.headers,
         content=http.body,
-        extensions={"timeout": timeout.as_dict()},
+        timeout=_httpx_timeout(send.timeout, left),
     )
 
 
-def _open_sync(
-    transport: httpx.BaseTransport, http: HttpRequest, timeout: httpx.Timeout
-) -> httpx.Response:
-    return transport.handle_request(_request_for(http, timeout))
+def _certificate_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    # httpx raises ConnectError from httpcore's, raised from ssl's.
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None or isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
-def _open_sync_via(
-    client: httpx.Client, http: HttpRequest, timeout: httpx.Timeout
-) -> httpx.Response:
-    # A caller's client: its headers, auth, event hooks and mounts apply.
-    request = client.build_request(
-        http.method, http.url, headers=http.headers, content=http.body, timeout=timeout
-    )
-    return client.send(request, stream=True, follow_redirects=False)
-
-
-async def _open_async(
-    transport: httpx.AsyncBaseTransport, http: HttpRequest, timeout: httpx.Timeout
-) -> httpx.Response:
-    return await transport.handle_async_request(_request_for(http, timeout))
-
-
-async def _open_async_via(
-    client: httpx.AsyncClient, http: HttpRequest, timeout: httpx.Timeout
-) -> httpx.Response:
-    request = client.build_request(
-        http.method, http.url, headers=http.headers, content=http.body, timeout=timeout
-    )
-    return await client.send(request, stream=True, follow_redirects=False)
-
-
-class _Base:
-    """Configuration and planning shared by both clients; no I/O."""
-
-    def __init__(
-        self,
-        *,
-        region: str | None,
-        endpoint_url: str | None,
-        use_fips: bool,
-        use_dualstack: bool,
-        allow_http: bool,
-        timeout: float | Timeout | None,
-        retry: RetryPolicy | None,
-        user_agent_extra: str | None,
-        rate_limit: float | RateLimiter | None,
-        on_attempt: Callable[[AttemptInfo], None] | None,
-        max_body: int,
-        clock: Callable[[], float],
-        random: Callable[[], float],
-    ) -> None:
-        if endpoint_url is not None:
-            if use_fips or use_dualstack:
-                raise ValidationError(
-                    field="endpoint_url",
-                    rule="a custom endpoint cannot be combined with use_fips or use_dualstack",
-                )
-            endpoint_url = check_endpoint_url(endpoint_url, allow_http=allow_http)
-            try:
-                httpx.URL(endpoint_url).host  # noqa: B018 - IDNA-decodes, which may fail
-            except ValueError:  # idna's errors are UnicodeErrors
-                raise ValidationError(
-                    field="endpoint_url",
-                    rule="the host must be a valid internationalised domain name",
-                ) from None
-        if region is not None:
-            validate_region(region)
-        self._region = region
-        self._endpoint_url = endpoint_url
-        self._use_fips = use_fips
-        self._use_dualstack = use_dualstack
-        self._allow_http = allow_http
-        self._timeout = Timeout.of(timeout)
-        self._policy = retry if retry is not None else RetryPolicy()
-        self._budget = RetryBudget(self._policy.retry_budget)
-        if user_agent_extra is not None:
-            check_user_agent_extra(user_agent_extra)
-        self._user_agent_extra = user_agent_extra
-        self._limiter = (
-            RateLimiter(rate_limit, clock=clock)
-            if isinstance(rate_limit, int | float)
-            else rate_limit
+def _translate(exc: httpx.TransportError) -> TransportError:
+    """The one place httpx's transport exceptions become ours."""
+    text = str(exc) or type(exc).__name__
+    error: TransportError
+    if isinstance(exc, httpx.TimeoutException):
+        error = RequestTimeoutError(f"timed out ({type(exc).__name__}: {text})")
+    elif (failure := _certificate_failure(exc)) is not None:
+        # Another handshake with the same server cannot succeed: not retried.
+        error = TransportError(
+            f"TLS certificate verification failed ({failure.reason}: "
+            f"{failure.verify_message or 'no detail'}); not retried",
+            retryable=False,
         )
-        self._on_attempt = on_attempt
-        self._max_body = max_body
-        self._clock = clock
-        self._random = random
-
-    @property
-    def _tls_needed(self) -> bool:
-        return self._endpoint_url is None or self._endpoint_url.startswith("https://")
-
-    def _plan(
-        self, request: UpdateAuthEventFeedbackRequest
-    ) -> Generator[Send | Sleep, Reply | TransportError | None, UpdateAuthEventFeedbackResponse]:
-        http = build_request(
-            request,
-            region=self._region,
-            endpoint_url=self._endpoint_url,
-            use_fips=self._use_fips,
-            use_dualstack=self._use_dualstack,
-            allow_http=self._allow_http,
-            user_agent_extra=self._user_agent_extra,
-        )
-        return run_call(
-            http,
-            policy=self._policy,
-            timeout=self._timeout,
-            budget=self._budget,
-            limiter=self._limiter,
-            clock=self._clock,
-            random=self._random,
-            secrets=(str(request.username), str(request.feedback_token)),
-            on_attempt=self._on_attempt,
-        )
-
-    def _start(
-        self, send: Send
-    ) -> tuple[HttpRequest, httpx.Timeout, contextvars.Token[float | None]]:
-        left = send.deadline - self._clock()
-        token = ATTEMPT_DEADLINE.set(time.monotonic() + left)
-        return send.request, _httpx_timeout(send.timeout, left), token
-
-    def _reply(self, response: httpx.Response, reader: BodyReader | None) -> Reply:
-        if reader is None:
-            # An in-memory response (a mock transport, or an event hook that
-            # read it): already decoded by httpx, only bounded here.
-            body = response.content[: self._max_body]
-            truncated = len(response.content) > self._max_body
-        else:
-            encoding = next(
-                (v for k, v in response.headers.raw if k.lower() == b"content-encoding"), None
-            )
-            body = _decode(reader.body, encoding, self._max_body)
-            # Cut while reading, or decompressed up to the limit (a gzip bomb).
-            truncated = reader.truncated or len(body) >= self._max_body
-        # The raw (bytes, bytes) pairs: parse_response decodes only what it reads.
-        return Reply(response.status_code, response.headers.raw, body, truncated)
-
-    def __repr__(self) -> str:
-        where = self._endpoint_url or self._region or "region from the user pool ID"
-        return f"{type(self).__name__}({where!r})"
+    else:
+        error = TransportError(f"{type(exc).__name__}: {text}")
+    error.__cause__ = exc
+    return error
 
 
-def _request(
-    user_pool_id: str,
-    username: str,
-    event_id: str,
-    feedback_token: str,
-    feedback_value: FeedbackValue | str,
-) -> UpdateAuthEventFeedbackRequest:
-    return UpdateAuthEventFeedbackRequest(
-        user_pool_id=user_pool_id,
-        username=username,
-        event_id=event_id,
-        feedback_token=feedback_token,
-        feedback_value=feedback_value,
+def _late() -> TransportError:
+    return RequestTimeoutError("timed out (the attempt's total timeout ran out)")
+
+
+def _reply_from_content(response: httpx.Response, limit: int) -> Reply:
+    # An event hook read the body already: httpx has decoded it, only the
+    # bound is ours to apply.
+    content = response.content
+    return Reply(response.status_code, response.headers.raw, content[:limit], len(content) > limit)
+
+
+def _reply(response: httpx.Response, reader: BodyReader) -> Reply:
+    return finish_reply(
+        response.status_code,
+        response.headers.raw,
+        reader,
+        response.headers.get("content-encoding"),
     )
 
 
-class Client(_Base):
-    """A synchronous UpdateAuthEventFeedback client over ``httpx.Client``.
+class Client:
+    """A blocking UpdateAuthEventFeedback client over ``httpx.Client``.
 
     Safe to share between threads. The endpoint comes from each call's user
     pool ID unless ``region`` or ``endpoint_url`` pins it (``http://`` only to
-    a loopback host unless ``allow_http``). ``timeout`` is a number (each
+    a loopback host unless ``allow_http``). ``timeout`` is seconds (each
     attempt, end to end) or a ``Timeout``; ``retry`` a ``RetryPolicy``;
     ``rate_limit`` calls per second (or a shared ``RateLimiter``);
-    ``http_client`` an ``httpx.Client`` you own (proxies, mTLS, respx), never
-    closed by us; ``verify`` a CA bundle path or an ``ssl.SSLContext`` for the
-    default transport; ``on_attempt`` is called with an ``AttemptInfo`` after
-    every attempt. ``sleep``, ``clock`` and ``random`` are for tests.
+    ``max_connections`` the size of the connection pool (10).
+
+    By default the client owns an ``httpx.Client`` with httpx's default
+    transport and settings (proxy variables honoured; respx and pytest-httpx
+    intercept it); ``verify`` is ``True``, ``False``, a CA bundle path or an
+    ``ssl.SSLContext`` for it. ``http_client`` is an ``httpx.Client`` of yours
+    to send through instead (never closed by us; ``verify`` then raises
+    ``ValidationError``, an ``httpx.AsyncClient`` ``TypeError``).
+    ``on_attempt`` is called with an ``AttemptInfo`` after every attempt;
+    ``sleep``, ``clock`` and ``random`` are for tests.
+
+    A closed client raises ``RuntimeError``, as httpx does; every other
+    failure is a ``CognitoError``.
     """
 
     def __init__(
@@ -342,7 +241,8 @@ class Client(_Base):
         timeout: float | Timeout | None = None,
         retry: RetryPolicy | None = None,
         http_client: httpx.Client | None = None,
-        verify: bool | str | ssl.SSLContext = True,
+        verify: bool | str | ssl.SSLContext | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
         user_agent_extra: str | None = None,
         rate_limit: float | RateLimiter | None = None,
         on_attempt: Callable[[AttemptInfo], None] | None = None,
@@ -351,7 +251,7 @@ class Client(_Base):
         clock: Callable[[], float] = time.monotonic,
         random: Callable[[], float] = _random.random,
     ) -> None:
-        super().__init__(
+        self._config = ShellConfig(
             region=region,
             endpoint_url=endpoint_url,
             use_fips=use_fips,
@@ -363,23 +263,13 @@ class Client(_Base):
             rate_limit=rate_limit,
             on_attempt=on_attempt,
             max_body=max_body,
+            max_connections=max_connections,
             clock=clock,
             random=random,
         )
+        _check_idna(self._config.endpoint_url)
+        self._http, self._owned = _own_or_theirs(httpx.Client, http_client, verify, self._config)
         self._sleep = sleep
-        self._transport: SyncTransport | None = None
-        self._open: Callable[[HttpRequest, httpx.Timeout], httpx.Response]
-        if http_client is None:
-            # Our transport, called directly (see _request_for).
-            self._transport = SyncTransport(
-                _tls_context(verify) if self._tls_needed else None,
-                max_connections=_MAX_CONNECTIONS,
-                max_keepalive=_MAX_KEEPALIVE,
-                keepalive_expiry=_KEEPALIVE_EXPIRY,
-            )
-            self._open = functools.partial(_open_sync, self._transport)
-        else:
-            self._open = functools.partial(_open_sync_via, http_client)
 
     def update_auth_event_feedback(
         self,
@@ -395,49 +285,41 @@ class Client(_Base):
         Bad input raises ``ValidationError`` before anything is sent.
         """
         return self.send(
-            _request(user_pool_id, username, event_id, feedback_token, feedback_value)
+            feedback_request(user_pool_id, username, event_id, feedback_token, feedback_value)
         )
 
     def send(self, request: UpdateAuthEventFeedbackRequest) -> UpdateAuthEventFeedbackResponse:
         """Send a prebuilt request (also one made with ``unchecked()``)."""
-        plan = self._plan(request)
-        try:
-            action = next(plan)
-            while True:
-                if isinstance(action, Sleep):
-                    self._sleep(action.seconds)
-                    action = plan.send(None)
-                else:
-                    action = plan.send(self._transmit(action))
-        except StopIteration as stop:
-            result: UpdateAuthEventFeedbackResponse = stop.value
-            return result
+        if self._http.is_closed:
+            raise RuntimeError(_CLOSED)
+        return drive(self._config.plan(request), self._transmit, self._sleep)
 
     def _transmit(self, send: Send) -> Reply | TransportError:
-        request, timeout, token = self._start(send)
+        request = _httpx_request(self._http, send, self._config.time_left(send))
         try:
-            response = self._open(request, timeout)
+            response = self._http.send(request, stream=True, follow_redirects=False)
             try:
-                if response.is_stream_consumed:
-                    return self._reply(response, None)
-                reader = BodyReader(self._max_body)
-                for chunk in response.iter_raw():
-                    if not reader.feed(chunk):
-                        break
-                    if self._clock() > send.deadline:
-                        return _late()
-                return self._reply(response, reader)
+                return self._read(response, send)
             finally:
                 response.close()
         except httpx.TransportError as exc:
             return _translate(exc)
-        finally:
-            ATTEMPT_DEADLINE.reset(token)
+
+    def _read(self, response: httpx.Response, send: Send) -> Reply | TransportError:
+        if response.is_stream_consumed:
+            return _reply_from_content(response, self._config.max_body)
+        reader = BodyReader(self._config.max_body)
+        for chunk in response.iter_raw():
+            if not reader.feed(chunk):
+                break
+            if self._config.clock() > send.deadline:
+                return _late()
+        return _reply(response, reader)
 
     def close(self) -> None:
         """Close the connection pool (not an ``http_client`` you passed in)."""
-        if self._transport is not None:
-            self._transport.close()
+        if self._owned:
+            self._http.close()
 
     def __enter__(self) -> Client:
         return self
@@ -450,12 +332,18 @@ class Client(_Base):
     ) -> None:
         self.close()
 
+    def __repr__(self) -> str:
+        return self._config.describe(type(self))
 
-class AsyncClient(_Base):
-    """An asyncio UpdateAuthEventFeedback client over ``httpx.AsyncClient``.
 
-    The same options as ``Client`` (``sleep`` is awaited); safe to share
-    between tasks.
+class AsyncClient:
+    """An async UpdateAuthEventFeedback client over ``httpx.AsyncClient``, for asyncio and trio.
+
+    The same options as ``Client`` (``sleep`` is awaited; ``http_client`` is
+    an ``httpx.AsyncClient``). Safe to share between tasks. At most
+    ``max_connections`` attempts are in flight at once, whichever pool sends
+    them: httpcore's async pool slows down as requests queue in it
+    (encode/httpx#3215), so the others wait here, within their deadline.
     """
 
     def __init__(
@@ -469,7 +357,8 @@ class AsyncClient(_Base):
         timeout: float | Timeout | None = None,
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
-        verify: bool | str | ssl.SSLContext = True,
+        verify: bool | str | ssl.SSLContext | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
         user_agent_extra: str | None = None,
         rate_limit: float | RateLimiter | None = None,
         on_attempt: Callable[[AttemptInfo], None] | None = None,
@@ -478,7 +367,12 @@ class AsyncClient(_Base):
         clock: Callable[[], float] = time.monotonic,
         random: Callable[[], float] = _random.random,
     ) -> None:
-        super().__init__(
+        # anyio is the async client's to load: a blocking Client's cold
+        # start does not pay for it.
+        import anyio  # noqa: PLC0415
+        import anyio.lowlevel  # noqa: PLC0415
+
+        self._config = ShellConfig(
             region=region,
             endpoint_url=endpoint_url,
             use_fips=use_fips,
@@ -490,33 +384,18 @@ class AsyncClient(_Base):
             rate_limit=rate_limit,
             on_attempt=on_attempt,
             max_body=max_body,
+            max_connections=max_connections,
             clock=clock,
             random=random,
         )
-        # asyncio (and our transport, built on it) is imported here, not with
-        # the module: a sync Client's cold start should not pay for it.
-        import asyncio  # noqa: PLC0415
-
-        from ._aio import AsyncioTransport  # noqa: PLC0415
-
-        self._sleep = sleep if sleep is not None else asyncio.sleep
-        # Through a caller's client (httpcore's pool, usually), at most as many
-        # attempts in flight as a pool has connections: httpcore's async pool
-        # re-scans every queued request on every pool event, so a thousand
-        # queued calls starve the event loop. Our transport queues in order.
-        self._in_flight = asyncio.Semaphore(_MAX_CONNECTIONS) if http_client else None
-        self._transport: AsyncioTransport | None = None
-        self._open: Callable[[HttpRequest, httpx.Timeout], Awaitable[httpx.Response]]
-        if http_client is None:
-            self._transport = AsyncioTransport(
-                _tls_context(verify) if self._tls_needed else None,
-                max_connections=_MAX_CONNECTIONS,
-                max_keepalive=_MAX_KEEPALIVE,
-                keepalive_expiry=_KEEPALIVE_EXPIRY,
-            )
-            self._open = functools.partial(_open_async, self._transport)
-        else:
-            self._open = functools.partial(_open_async_via, http_client)
+        _check_idna(self._config.endpoint_url)
+        self._http, self._owned = _own_or_theirs(
+            httpx.AsyncClient, http_client, verify, self._config
+        )
+        self._anyio = anyio
+        self._sleep = sleep if sleep is not None else anyio.sleep
+        self._in_flight: anyio.Semaphore = anyio.Semaphore(max_connections)
+        self._loop: weakref.ref[object] | None = None
 
     async def update_auth_event_feedback(
         self,
@@ -532,57 +411,60 @@ class AsyncClient(_Base):
         Bad input raises ``ValidationError`` before anything is sent.
         """
         return await self.send(
-            _request(user_pool_id, username, event_id, feedback_token, feedback_value)
+            feedback_request(user_pool_id, username, event_id, feedback_token, feedback_value)
         )
 
     async def send(
         self, request: UpdateAuthEventFeedbackRequest
     ) -> UpdateAuthEventFeedbackResponse:
         """Send a prebuilt request (also one made with ``unchecked()``)."""
-        plan = self._plan(request)
-        try:
-            action = next(plan)
-            while True:
-                if isinstance(action, Sleep):
-                    await self._sleep(action.seconds)
-                    action = plan.send(None)
-                else:
-                    action = plan.send(await self._transmit(action))
-        except StopIteration as stop:
-            result: UpdateAuthEventFeedbackResponse = stop.value
-            return result
+        if self._http.is_closed:
+            raise RuntimeError(_CLOSED)
+        self._check_event_loop()
+        return await drive_async(self._config.plan(request), self._transmit, self._sleep)
+
+    def _check_event_loop(self) -> None:
+        # httpx's async connections (and the semaphore) belong to the event
+        # loop that opened them; on another loop they fail with "Event loop is
+        # closed" or worse. Say so at once instead.
+        loop = self._anyio.lowlevel.current_token().native_token
+        if self._loop is None:
+            self._loop = weakref.ref(loop)
+        elif self._loop() is not loop:
+            raise RuntimeError(
+                "this AsyncClient was first used in another event loop, which owns its "
+                "connections: create one AsyncClient per event loop (as with httpx.AsyncClient)"
+            )
 
     async def _transmit(self, send: Send) -> Reply | TransportError:
-        if self._in_flight is None:
-            return await self._transmit_now(send)
-        async with self._in_flight:
-            return await self._transmit_now(send)
-
-    async def _transmit_now(self, send: Send) -> Reply | TransportError:
-        request, timeout, token = self._start(send)
+        left = self._config.time_left(send)
+        request = _httpx_request(self._http, send, left)
+        response: httpx.Response | None = None
         try:
-            response = await self._open(request, timeout)
-            try:
-                if response.is_stream_consumed:
-                    return self._reply(response, None)
-                reader = BodyReader(self._max_body)
-                async for chunk in response.aiter_raw():
-                    if not reader.feed(chunk):
-                        break
-                    if self._clock() > send.deadline:
-                        return _late()
-                return self._reply(response, reader)
-            finally:
-                await response.aclose()
+            with self._anyio.move_on_after(left):
+                async with self._in_flight:
+                    response = await self._http.send(request, stream=True, follow_redirects=False)
+                    return await self._read(response)
+            return _late()  # the scope ran out of time
         except httpx.TransportError as exc:
             return _translate(exc)
         finally:
-            ATTEMPT_DEADLINE.reset(token)
+            if response is not None:
+                await response.aclose()
+
+    async def _read(self, response: httpx.Response) -> Reply:
+        if response.is_stream_consumed:
+            return _reply_from_content(response, self._config.max_body)
+        reader = BodyReader(self._config.max_body)
+        async for chunk in response.aiter_raw():
+            if not reader.feed(chunk):
+                break
+        return _reply(response, reader)
 
     async def aclose(self) -> None:
         """Close the connection pool (not an ``http_client`` you passed in)."""
-        if self._transport is not None:
-            await self._transport.aclose()
+        if self._owned:
+            await self._http.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -595,8 +477,5 @@ class AsyncClient(_Base):
     ) -> None:
         await self.aclose()
 
-
-def _late() -> TransportError:
-    # A transport we do not own (http_client=...) has no per-socket deadline:
-    # the check between body chunks is what bounds it.
-    return RequestTimeoutError("timed out (the attempt's total timeout ran out)")
+    def __repr__(self) -> str:
+        return self._config.describe(type(self))

@@ -101,12 +101,15 @@ class ValidationError(CognitoError, ValueError):
 class TransportError(CognitoError):
     """The request could not be delivered, or no reply came back.
 
-    ``attempts`` is how many attempts were made; ``errors`` holds the
-    exceptions of the attempts before the last one.
+    ``attempts`` is how many attempts were made (0: nothing was sent);
+    ``errors`` holds the exceptions of the attempts before the last one.
+    ``retryable`` is False for a failure that another attempt cannot mend,
+    such as a server certificate that fails verification.
     """
 
     attempts: int
     errors: tuple[CognitoError, ...]
+    retryable: bool
 
     def __init__(
         self,
@@ -114,9 +117,11 @@ class TransportError(CognitoError):
         *,
         attempts: int = 1,
         errors: tuple[CognitoError, ...] = (),
+        retryable: bool = True,
     ) -> None:
         self.attempts = attempts
         self.errors = errors
+        self.retryable = retryable
         super().__init__(message)
 
     def _kwargs(self) -> dict[str, Any]:
@@ -124,10 +129,13 @@ class TransportError(CognitoError):
             "message": self.args[0],
             "attempts": self.attempts,
             "errors": self.errors,
+            "retryable": self.retryable,
         }
 
     def __str__(self) -> str:
         base = str(self.args[0])
+        if self.attempts == 0:
+            return f"{base} (nothing was sent)"
         return base if self.attempts == 1 else f"{base} (after {self.attempts} attempts)"
 
 

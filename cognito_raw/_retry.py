@@ -252,14 +252,25 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._bucket = TokenBucket(self.rate, self.burst, clock())
 
-    def reserve(self) -> float:
+    def reserve(self, within: float | None = None) -> float | None:
         """Take a slot; return how long to wait before using it (0 if none).
 
         Reservations queue: each caller gets its own future slot, so waiting
-        callers never exceed the rate together.
+        callers never exceed the rate together. With ``within`` (seconds), a
+        slot further away than that is not taken, and None is returned: a
+        call that must end by a deadline does not queue past it.
         """
         with self._lock:
-            return self._bucket.reserve(self._clock())
+            return self._bucket.reserve(self._clock(), within=within)
+
+    def give_back(self) -> None:
+        """Return a reserved slot whose caller left (cancelled, or failed) before using it.
+
+        The next reservation is then that much sooner; callers already
+        waiting keep their slots.
+        """
+        with self._lock:
+            self._bucket.give_back()
 
 
 class Send(Record):
@@ -451,9 +462,7 @@ def run_call(
     while True:
         attempt += 1
         if limiter is not None:
-            wait = limiter.reserve()
-            if wait > 0:
-                yield Sleep(wait)
+            yield from _await_slot(limiter, clock, call_deadline, attempt, tally.errors)
         begun = clock()
         deadline = begun + timeout.total
         if call_deadline is not None:
@@ -526,6 +535,41 @@ def run_call(
             yield Sleep(delay)
 
 
+def _await_slot(
+    limiter: RateLimiter,
+    clock: Callable[[], float],
+    call_deadline: float | None,
+    attempt: int,
+    earlier: list[CognitoError],
+) -> Generator[Sleep, None, None]:
+    """Wait for a rate-limiter slot, never past the call's deadline.
+
+    A slot that would come after the deadline is not taken: the call fails at
+    once (a timeout on the first attempt, the last error on a retry) and
+    sends nothing more. A caller that leaves while it waits (a cancelled
+    task, an exception thrown into the driver) gives its slot back.
+    """
+    within = None if call_deadline is None else call_deadline - clock()
+    wait = limiter.reserve(within)
+    if wait is None:
+        if earlier:
+            raise _final(earlier[-1], attempt - 1, earlier[:-1])
+        raise _final(
+            RequestTimeoutError(
+                "timed out waiting for the rate limiter: no slot before the call's deadline"
+            ),
+            0,
+            [],
+        )
+    if wait <= 0:
+        return
+    try:
+        yield Sleep(wait)
+    except BaseException:
+        limiter.give_back()
+        raise
+
+
 def _retry_delay(
     error: CognitoError,
     *,
@@ -546,6 +590,8 @@ def _retry_delay(
         cost = policy.retry_cost
         hinted = error.retry_after
     elif isinstance(error, TransportError):
+        if not error.retryable:
+            return None
         # The operation is idempotent (the same feedback twice is harmless), so
         # a request that may or may not have arrived is safe to send again.
         cost = (

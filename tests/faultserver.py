@@ -174,6 +174,18 @@ def _trickle(interval: float) -> Fault:
     return act
 
 
+def _trickle_body(interval: float) -> Fault:
+    def act(conn: Conn) -> bool:
+        body = b"{" + b" " * 38 + b"}"
+        conn.send(head("200 OK", [("Content-Length", str(len(body)))]))
+        for byte in body:
+            conn.send(bytes([byte]))
+            conn.wait(interval)
+        return False
+
+    return act
+
+
 def _truncated_body(conn: Conn) -> bool:
     conn.send(head("200 OK", [("Content-Type", JSON_TYPE), ("Content-Length", "100")]))
     conn.send(b'{"truncated": "after twenty')
@@ -284,6 +296,7 @@ FAULTS: Final[dict[str, Fault]] = {
     "never_answer": _never_answer,
     "trickle_slower_than_read_timeout": _trickle(1.5),
     "trickle_under_read_timeout": _trickle(0.2),
+    "trickle_body_under_read_timeout": _trickle_body(0.2),
     "truncated_body": _truncated_body,
     "content_length_too_long": _length_too_long,
     "content_length_too_short": reply(body=b'{"ok": true}', length=5),

@@ -164,9 +164,16 @@ class LoopbackServer:
                     return
 
     def _trickle(self, conn: socket.socket) -> None:
-        payload = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+        # The head at once, then the body a byte at a time: what both clients
+        # bound by the attempt's total (a trickled head is the async client's
+        # alone to bound; see tests/test_faults.py).
+        body = b"{" + b" " * 38 + b"}"
+        try:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n")
+        except OSError:
+            return
         deadline = time.monotonic() + self.hang_for
-        for byte in payload:
+        for byte in body:
             if self._stop.is_set() or time.monotonic() > deadline:
                 return
             try:

@@ -30,7 +30,7 @@ close_before_status                TransportError               yes      2
 reset_mid_body                     TransportError               yes      2
 never_answer                       RequestTimeoutError          yes      2
 trickle_slower_than_read_timeout   RequestTimeoutError          yes      2
-trickle_under_read_timeout         RequestTimeoutError          yes      2
+trickle_body_under_read_timeout    RequestTimeoutError          yes      2
 truncated_body                     TransportError               yes      2
 content_length_too_long            RequestTimeoutError          yes      2
 content_length_too_short           ProtocolError                no       1
@@ -72,8 +72,10 @@ internal_error_500                 InternalErrorException       yes      2
 What the faults are (``tests/faultserver.py`` has each one's code): a RST or a
 FIN before the status line; a RST after 11 of 100 body bytes; a request read
 and never answered; a valid reply sent a byte every 1.5 s (slower than the
-read timeout) or every 0.2 s (never slow enough for the read timeout: the
-attempt's total time limit ends it); a FIN after 27 of 100 body bytes; a
+read timeout), or a head at once and then a 40-byte body a byte every 0.2 s
+(never slow enough for the read timeout: the attempt's total time limit
+ends it; a head trickled that way is ``test_async_bounds_a_trickled_head``'s);
+a FIN after 27 of 100 body bytes; a
 Content-Length 50 bytes longer than the body, the connection then held open;
 a Content-Length of 5 for ``{"ok": true}``; 10 MiB bodies (``{`` then spaces,
 or only spaces, with Content-Length); a 50 MiB gzip bomb sent as
@@ -113,8 +115,6 @@ from cognito_raw import (
     RetryPolicy,
     UpdateAuthEventFeedbackResponse,
 )
-from cognito_raw._aio import AsyncioTransport
-from cognito_raw._sync import SyncTransport
 from tests import faultserver
 
 TIMEOUT: Final = 1.0
@@ -173,11 +173,13 @@ class Outcome:
     pool_problems: list[str]
 
 
-def _pool_problems(pool: AsyncioTransport | SyncTransport | None) -> list[str]:
-    # After a call, no request may be waiting or running: every connection is
-    # idle or closed. Both clients' own transports count them.
-    assert pool is not None
-    return [f"{pool.busy} busy, {pool.waiting} waiting"] if pool.busy or pool.waiting else []
+def _pool_problems(client: Client | AsyncClient) -> list[str]:
+    # After a call no connection may be left in the middle of a request:
+    # each is idle or closed. httpx keeps its httpcore pool private, so the
+    # test looks inside; httpcore's connection states are public.
+    pool = client._http._transport._pool  # type: ignore[attr-defined]
+    busy = [c for c in pool.connections if not (c.is_idle() or c.is_closed())]
+    return [f"{len(busy)} connections busy: {busy}"] if busy else []
 
 
 def call_sync(client: Client) -> Outcome:
@@ -188,8 +190,7 @@ def call_sync(client: Client) -> Outcome:
     except CognitoError as exc:
         error = exc
     elapsed = time.monotonic() - started
-    problems = _pool_problems(client._transport)
-    return Outcome(result, error, elapsed, problems)
+    return Outcome(result, error, elapsed, _pool_problems(client))
 
 
 async def call_async(client: AsyncClient) -> Outcome:
@@ -200,8 +201,7 @@ async def call_async(client: AsyncClient) -> Outcome:
     except CognitoError as exc:
         error = exc
     elapsed = time.monotonic() - started
-    problems = _pool_problems(client._transport)
-    return Outcome(result, error, elapsed, problems)
+    return Outcome(result, error, elapsed, _pool_problems(client))
 
 
 def calls(flavor: str, url: str, n: int = 1) -> list[Outcome]:
@@ -387,3 +387,20 @@ def test_repeated_runs_do_not_grow_sockets_or_threads(flavor: str) -> None:
                     assert type(outcome.error) is row.outcome, f"{row.fault}: {outcome.error!r}"
                 assert outcome.pool_problems == []
     assert counts == [before] * 3
+
+
+def test_async_bounds_a_trickled_head() -> None:
+    """A reply head sent a byte every 0.2 s: the AsyncClient's attempt ends at its total.
+
+    The whole async attempt runs in one cancel scope. The blocking Client
+    cannot promise this (httpx has no total timeout for blocking I/O): its
+    bound is each read timeout, and the deadline between body chunks (the
+    ``trickle_*`` rows above).
+    """
+    with faultserver.serve("trickle_under_read_timeout") as server:
+        (outcome,) = calls("async", server.url)
+    assert type(outcome.error) is cognito_raw.RequestTimeoutError, repr(outcome.error)
+    assert outcome.error.attempts == POLICY.max_attempts
+    assert POLICY.max_attempts * TIMEOUT * 0.95 <= outcome.elapsed
+    assert outcome.elapsed < POLICY.max_attempts * TIMEOUT + POLICY.max_delay + SLACK
+    assert outcome.pool_problems == []

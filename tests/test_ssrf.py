@@ -30,7 +30,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
-from unittest.mock import patch
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -48,9 +47,7 @@ from cognito_raw import (
     ValidationError,
     build_request,
 )
-from cognito_raw._aio import AsyncioTransport
 from cognito_raw._endpoints import PARTITIONS
-from cognito_raw._sync import SyncTransport
 from cognito_raw.links import RateLimit, feedback_app, make_link
 from cognito_raw.testing import strategies as cst
 
@@ -208,54 +205,39 @@ def test_links_reach_only_allowed_pools_at_cognito(links: list[str], value: str)
         assert_cognito_url(build_request(request).url, request.user_pool_id.rpartition("_")[0])
 
 
-@given(pool=hostile_pool_ids)
-def test_the_client_contacts_no_unexpected_host(pool: str) -> None:
-    with respx.mock(assert_all_mocked=True, assert_all_called=False) as mock:
-        route = mock.post(url__regex=COGNITO_URL.pattern).respond(200, json={})
-        # A caller's httpx client: respx patches httpx's transports, not ours.
-        with Client(retry=RetryPolicy(max_attempts=1), http_client=httpx.Client()) as client:
-            try:
-                client.send(unchecked(pool))
-            except ValidationError:
-                assert route.call_count == 0
-                return
-        # respx raised (and failed the test) had any other URL been asked for.
-        assert route.call_count == 1
-        assert_cognito_url(str(route.calls.last.request.url), pool.rpartition("_")[0])
-
-
-@given(pool=hostile_pool_ids, flavor=st.sampled_from(["sync", "async"]))
-def test_the_default_transports_connect_to_no_unexpected_host(pool: str, flavor: str) -> None:
-    # The clients' default transports are cognito-raw's own, which respx does
-    # not patch: record where they would connect, and connect nowhere.
-    origins: list[tuple[str, str, int]] = []
-
-    def record(origin: tuple[str, str, int]) -> None:
-        origins.append(origin)
-        raise httpx.ConnectError("not in a test")
-
-    async def connect_async(_self: object, origin: tuple[str, str, int], _timeout: object) -> None:
-        record(origin)
+def _send_with(flavor: str, request: UpdateAuthEventFeedbackRequest, **options: Any) -> None:
+    if flavor == "sync":
+        with Client(retry=RetryPolicy(max_attempts=1), **options) as client:
+            client.send(request)
+        return
 
     async def main() -> None:
-        async with AsyncClient(retry=RetryPolicy(max_attempts=1)) as client:
-            with contextlib.suppress(ValidationError, TransportError):
-                await client.send(unchecked(pool))
+        async with AsyncClient(retry=RetryPolicy(max_attempts=1), **options) as client:
+            await client.send(request)
 
-    if flavor == "sync":
-        with (
-            patch.object(SyncTransport, "_connect", lambda _self, origin, _t: record(origin)),
-            Client(retry=RetryPolicy(max_attempts=1)) as client,
-            contextlib.suppress(ValidationError, TransportError),
-        ):
-            client.send(unchecked(pool))
-    else:
-        with patch.object(AsyncioTransport, "_connect", connect_async):
-            asyncio.run(main())
-    assert len(origins) <= 1
-    for scheme, host, port in origins:
-        assert (scheme, port) == ("https", 443)
-        assert_cognito_url(f"https://{host}/", pool.rpartition("_")[0])
+    asyncio.run(main())
+
+
+@given(
+    pool=hostile_pool_ids,
+    flavor=st.sampled_from(["sync", "async"]),
+    owner=st.sampled_from(["ours", "theirs"]),
+)
+def test_the_clients_contact_no_unexpected_host(pool: str, flavor: str, owner: str) -> None:
+    # respx intercepts the clients' own httpx clients as well as a caller's:
+    # with assert_all_mocked, any URL but the route's fails the test.
+    options: dict[str, Any] = {}
+    if owner == "theirs":
+        options["http_client"] = httpx.Client() if flavor == "sync" else httpx.AsyncClient()
+    with respx.mock(assert_all_mocked=True, assert_all_called=False) as mock:
+        route = mock.post(url__regex=COGNITO_URL.pattern).respond(200, json={})
+        try:
+            _send_with(flavor, unchecked(pool), **options)
+        except ValidationError:
+            assert route.call_count == 0
+            return
+        assert route.call_count == 1
+        assert_cognito_url(str(route.calls.last.request.url), pool.rpartition("_")[0])
 
 
 POOL: Final = "us-east-1_AbC123"
