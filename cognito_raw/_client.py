@@ -26,8 +26,10 @@ How long an attempt may take (``Timeout.total``, cut to the call's deadline):
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import random as _random
+import re
 import ssl
 import time
 import weakref
@@ -103,6 +105,7 @@ def _own_or_theirs(
     config: ShellConfig,
 ) -> tuple[_HttpxClient, bool]:
     """The httpx client to send through, and whether we own (and close) it."""
+    _hide_reply_heads_in_httpcore_logs()
     if http_client is None:
         limits = httpx.Limits(
             max_connections=config.max_connections,
@@ -122,6 +125,35 @@ def _own_or_theirs(
             rule="cannot be combined with http_client: set TLS on the httpx client you pass",
         )
     return http_client, False
+
+
+class _HideReplyHeads(logging.Filter):
+    """Keeps only the status of the reply heads httpcore logs at DEBUG.
+
+    httpcore logs every reply's head, header values included, and a reply can
+    echo the username or the feedback token in a header (a reflecting proxy,
+    a hostile endpoint). Installed on httpcore's HTTP/1.1 and HTTP/2 loggers
+    by the first client created; records of other kinds pass unchanged.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.msg
+        if isinstance(message, str) and message.startswith(_HEADS):
+            status = _STATUS.search(message)
+            record.msg = "%s status=%s (headers hidden by cognito_raw)"
+            record.args = (_HEADS, status.group(1) if status else "?")
+        return True
+
+
+_HEADS = "receive_response_headers.complete"
+# httpcore's HTTP/1.1 head: (b'HTTP/1.1', 400, b'Bad Request', [...]); HTTP/2: (400, [...]).
+_STATUS = re.compile(r"return_value=\((?:b'[^']*', )?(\d+)")
+
+
+@functools.cache
+def _hide_reply_heads_in_httpcore_logs() -> None:
+    for name in ("httpcore.http11", "httpcore.http2"):
+        logging.getLogger(name).addFilter(_HideReplyHeads())
 
 
 def _check_idna(endpoint_url: str | None) -> None:

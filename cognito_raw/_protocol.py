@@ -391,8 +391,14 @@ def _parse_retry_after(headers: dict[str, str]) -> float | None:
 
 def _scrub(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
-        if len(secret) >= _MIN_SCRUB and secret in text:
-            text = text.replace(secret, _REDACTED)
+        if len(secret) < _MIN_SCRUB:
+            continue
+        # A header carries bytes, read here as Latin-1: a non-ASCII secret
+        # echoed in one arrives as its UTF-8 bytes in that reading.
+        as_header = secret.encode("utf-8", "surrogatepass").decode("latin-1")
+        for form in (secret, as_header):
+            if form in text:
+                text = text.replace(form, _REDACTED)
     if len(text) > _MAX_MESSAGE:
         text = text[:_MAX_MESSAGE] + "..."
     return text

@@ -224,6 +224,71 @@ def test_rate_limiter_waits_become_sleeps() -> None:
     assert actions[0].seconds == pytest.approx(1.0)
 
 
+def test_no_slot_before_the_deadline_fails_at_once_and_sends_nothing() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(1, burst=1, clock=clock)
+    drive([OK], limiter=limiter, clock=clock)  # takes the only slot; the next is 1 s away
+    result, actions = drive([OK], limiter=limiter, clock=clock, policy=RetryPolicy(deadline=0.5))
+    assert isinstance(result, RequestTimeoutError)
+    assert (result.attempts, result.errors, actions) == (0, (), [])
+    assert "nothing was sent" in str(result)
+    # Nothing was reserved: a call with room for the wait gets the same slot.
+    _, actions = drive([OK], limiter=limiter, clock=clock, policy=RetryPolicy(deadline=2.0))
+    assert sleeps(actions) == pytest.approx([1.0])
+
+
+def test_no_slot_before_the_deadline_ends_the_retries_with_the_last_error() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(1, burst=1, clock=clock)
+    policy = RetryPolicy(deadline=0.5, base_delay=0.0)
+    result, actions = drive([THROTTLED, OK], limiter=limiter, clock=clock, policy=policy)
+    assert isinstance(result, ServiceError)
+    assert result.code == "TooManyRequestsException"
+    assert (result.attempts, sends(actions)) == (1, 1)
+
+
+@pytest.mark.parametrize("leave", ["close", "throw"])
+def test_a_caller_that_leaves_while_waiting_gives_its_slot_back(leave: str) -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(1, burst=1, clock=clock)
+    drive([OK], limiter=limiter, clock=clock)
+    for _ in range(30):  # thirty callers queue for slots 1..30 s away, then leave
+        plan = run_call(
+            HTTP,
+            policy=RetryPolicy(),
+            timeout=Timeout(),
+            budget=RetryBudget(500),
+            limiter=limiter,
+            clock=clock,
+            random=lambda: 0.5,
+        )
+        assert isinstance(next(plan), Sleep)
+        if leave == "close":
+            plan.close()
+        else:
+            with pytest.raises(KeyboardInterrupt):
+                plan.throw(KeyboardInterrupt())
+    _, actions = drive([OK], limiter=limiter, clock=clock)
+    assert sleeps(actions) == pytest.approx([1.0])  # the next slot, not the 31st
+
+
+def test_a_slot_that_was_used_is_not_given_back() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(1, burst=1, clock=clock)
+    drive([OK], limiter=limiter, clock=clock)
+    _, actions = drive([OK], limiter=limiter, clock=clock)  # waited 1 s, then sent
+    assert sleeps(actions) == pytest.approx([1.0])
+    _, actions = drive([OK], limiter=limiter, clock=clock)
+    assert sleeps(actions) == pytest.approx([1.0])
+
+
+def test_an_unretryable_transport_error_is_not_retried() -> None:
+    failure = TransportError("TLS certificate verification failed", retryable=False)
+    result, actions = drive([failure, OK])
+    assert result is failure
+    assert (result.attempts, sends(actions)) == (1, 1)
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [

@@ -194,6 +194,16 @@ def single_attempt_script(s: Secrets) -> list[Step]:
         ),
         json_reply(400, {"Message": echo}),
         json_reply(400, {"message": echo}),
+        # Echoed in headers too: httpcore's debug log shows a reply's head.
+        json_reply(
+            400,
+            {},
+            [
+                ("x-amzn-ErrorMessage", echo.encode().decode("latin-1")),
+                ("x-amzn-ErrorType", s.token),
+                ("x-amzn-RequestId", s.token),
+            ],
+        ),
         json_reply(403, f"<html>blocked: {echo}</html>".encode()),
         json_reply(502, b""),
         json_reply(200, f"<html>{echo}</html>".encode()),
