@@ -167,30 +167,17 @@ def test_pytest_httpx_intercepts_the_default_clients(flavor: str, httpx_mock: HT
 
 
 class _Proxy:
-    """A raw-socket forward proxy on 127.0.0.1 recording request lines (bounded)."""
+    """A forward proxy's front door: records each request line, answers without forwarding.
+
+    An absolute-form request gets a Cognito success; a ``CONNECT`` gets a 403
+    (the tunnel's far end, AWS, is out of reach here).
+    """
 
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self._sock.settimeout(0.1)
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        self.url = ""
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(5)
-                self._answer(conn)
-
-    def _answer(self, conn: socket.socket) -> None:
+    def __call__(self, conn: socket.socket) -> None:
         data = b""
         with contextlib.suppress(OSError):
             while b"\r\n\r\n" not in data and len(data) < 65536:
@@ -203,25 +190,18 @@ class _Proxy:
             if line.startswith("CONNECT "):
                 conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
                 return
-            body = b"{}"
             conn.sendall(
                 b"HTTP/1.1 200 OK\r\nx-amzn-RequestId: via-proxy\r\nConnection: close\r\n"
-                b"Content-Length: 2\r\n\r\n" + body
+                b"Content-Length: 2\r\n\r\n{}"
             )
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._sock.close()
 
 
 @pytest.fixture
 def proxy() -> Iterator[_Proxy]:
-    server = _Proxy()
-    try:
-        yield server
-    finally:
-        server.close()
+    front = _Proxy()
+    with _raw_server(front) as url:
+        front.url = url
+        yield front
 
 
 def test_http_proxy_is_honoured(
@@ -334,7 +314,7 @@ def test_an_early_413_is_the_answer(flavor: str) -> None:
             while conn.recv(65536):
                 pass
 
-    with _head_only_server(head_only) as url, pytest.raises(ServiceError) as info:
+    with _raw_server(head_only) as url, pytest.raises(ServiceError) as info:
         call(flavor, endpoint_url=url, retry=FAST, timeout=5, token=token)
     assert info.value.status_code == 413
     assert info.value.attempts == 1
@@ -342,7 +322,8 @@ def test_an_early_413_is_the_answer(flavor: str) -> None:
 
 
 @contextlib.contextmanager
-def _head_only_server(handle: Any) -> Iterator[str]:
+def _raw_server(handle: Any) -> Iterator[str]:
+    """A server on 127.0.0.1 that hands each connection to ``handle``, one at a time."""
     sock = socket.create_server(("127.0.0.1", 0))
     sock.settimeout(0.1)
     stop = threading.Event()
@@ -492,7 +473,7 @@ def test_a_failed_certificate_check_is_one_handshake_and_not_retried(
         with contextlib.suppress(OSError, ssl.SSLError):
             tls.wrap_socket(conn, server_side=True).close()
 
-    with _head_only_server(handshake) as url:
+    with _raw_server(handshake) as url:
         https = url.replace("http://", "https://")
         with pytest.raises(TransportError) as info:
             call(flavor, endpoint_url=https, retry=FAST)
