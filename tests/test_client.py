@@ -337,7 +337,7 @@ def test_bad_input_sends_nothing(flavor: str, overrides: dict[str, str]) -> None
 def test_endpoint_comes_from_the_pool_id_per_call(respx_mock: respx.MockRouter) -> None:
     eu = respx_mock.post("https://cognito-idp.eu-west-1.amazonaws.com/").respond(200, json={})
     us = respx_mock.post("https://cognito-idp.us-east-2.amazonaws.com/").respond(200, json={})
-    with Client(http_client=httpx.Client()) as client:  # respx patches httpx's transports
+    with Client() as client:
         client.update_auth_event_feedback(**{**FEEDBACK, "user_pool_id": "eu-west-1_X"})
         client.update_auth_event_feedback(**{**FEEDBACK, "user_pool_id": "us-east-2_Y"})
     assert eu.call_count == us.call_count == 1
@@ -346,7 +346,7 @@ def test_endpoint_comes_from_the_pool_id_per_call(respx_mock: respx.MockRouter) 
 @respx.mock(assert_all_called=True, assert_all_mocked=True)
 def test_region_pins_the_endpoint(respx_mock: respx.MockRouter) -> None:
     route = respx_mock.post("https://cognito-idp-fips.us-west-2.amazonaws.com/").respond(200)
-    with Client(region="us-west-2", use_fips=True, http_client=httpx.Client()) as client:
+    with Client(region="us-west-2", use_fips=True) as client:
         client.update_auth_event_feedback(**FEEDBACK)
     request = route.calls.last.request
     assert request.headers["accept-encoding"] == "identity"
@@ -363,7 +363,7 @@ def test_send_takes_a_prebuilt_or_unchecked_request(respx_mock: respx.MockRouter
         feedback_token="/",
         feedback_value="x",
     )
-    with Client(endpoint_url="http://127.0.0.1:9", http_client=httpx.Client()) as client:
+    with Client(endpoint_url="http://127.0.0.1:9") as client:
         client.send(unchecked)
     assert json.loads(route.calls.last.request.content)["Username"] == "a b"
 
@@ -471,9 +471,8 @@ def test_feedback_value_member_is_accepted() -> None:
 def test_every_recording_through_both_clients(flavor: str, name: str) -> None:
     recording = load_recording(name)
     url = "https://cognito-idp.us-east-1.amazonaws.com/"
-    # respx patches httpx's own transports, not the clients' default ones:
-    # give each client an httpx client of the caller's, as the README says.
-    extra = {"http_client": httpx.Client() if flavor == "sync" else httpx.AsyncClient()}
+    # respx intercepts the clients' own httpx clients.
+    extra: dict[str, Any] = {}
     with respx.mock(assert_all_called=True, assert_all_mocked=True) as router:
         route = router.post(url).mock(side_effect=lambda _: recording.to_httpx())
         try:
