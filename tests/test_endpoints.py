@@ -346,7 +346,7 @@ def test_generated_regions_resolve_as_botocore_does(
 
 
 # ---------------------------------------------------------------------------
-# Examples from PROTOCOL.md
+# Examples from docs/protocol.md
 
 
 @pytest.mark.parametrize(

@@ -111,7 +111,7 @@ def test_only_the_not_authorized_reply_is_a_capture() -> None:
     captured = [n for n in NAMES if load_recording(n).source.startswith("captured: ")]
     assert captured == ["not-authorized"]
     recording = load_recording("not-authorized")
-    # As quoted in PROTOCOL.md, trailing colon included.
+    # As quoted in docs/protocol.md, trailing colon included.
     assert recording.header("x-amzn-ErrorType") == "NotAuthorizedException:"
     assert recording.header("x-amzn-RequestId") == "5090ed1c-b098-47e5-8397-e2f3ef4b41d5"
 
