@@ -257,7 +257,7 @@ QUEUED: Final = 250
 
 def test_calls_queued_for_a_connection_still_end_by_their_deadline() -> None:
     # 250 calls at once against a server that never answers, with a 1 s
-    # timeout and one attempt: the pool holds 100 connections, so 150 calls
+    # timeout and one attempt: the pool holds 10 connections, so 240 calls
     # wait for one. However the client queues them (its own semaphore, or
     # httpx's pool), the wait is part of the attempt: every call must end by
     # its 1 s deadline with RequestTimeoutError, not 1 s after the calls it
