@@ -31,6 +31,7 @@ import os
 import random as _random
 import re
 import ssl
+import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -258,6 +259,8 @@ class Client:
     ``on_attempt`` is called with an ``AttemptInfo`` after every attempt;
     ``sleep``, ``clock`` and ``random`` are for tests.
 
+    At most ``max_connections`` attempts are in flight at once; other
+    threads wait for one, within their attempt's pool timeout.
     A closed client raises ``RuntimeError``, as httpx does; every other
     failure is a ``CognitoError``.
     """
@@ -302,6 +305,7 @@ class Client:
         _check_idna(self._config.endpoint_url)
         self._http, self._owned = _own_or_theirs(httpx.Client, http_client, verify, self._config)
         self._sleep = sleep
+        self._in_flight = threading.BoundedSemaphore(max_connections)
 
     def update_auth_event_feedback(
         self,
@@ -327,7 +331,18 @@ class Client:
         return drive(self._config.plan(request), self._transmit, self._sleep)
 
     def _transmit(self, send: Send) -> Reply | TransportError:
-        request = _httpx_request(self._http, send, self._config.time_left(send))
+        left = self._config.time_left(send)
+        # At most max_connections attempts reach httpcore's pool at once, so
+        # none ever queues in it: a queued request can have its connection
+        # closed under it by another thread (encode/httpcore#1110).
+        if not self._in_flight.acquire(timeout=min(send.timeout.pool, left)):
+            return RequestTimeoutError("timed out waiting for a free connection (pool)")
+        try:
+            return self._exchange(_httpx_request(self._http, send, left), send)
+        finally:
+            self._in_flight.release()
+
+    def _exchange(self, request: httpx.Request, send: Send) -> Reply | TransportError:
         try:
             response = self._http.send(request, stream=True, follow_redirects=False)
             try:
