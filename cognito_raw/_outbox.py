@@ -1,0 +1,708 @@
+"""The durable outbox: what a submission is at rest, and how pending ones are delivered.
+
+Owns the storage interface (``Store``, implemented by ``_outbox_sqlite`` over
+the standard library's ``sqlite3`` and by ``_outbox_pg`` over psycopg 3), the
+outbox settings (``Outbox``), the keyed digest that deduplicates clicks, the
+verdict on each delivery attempt, and ``Deliverer``, the one loop that both
+the feedback app's background task and ``cognito-raw outbox deliver`` run.
+
+A submission's life: ``pending`` (username and token stored) until it is
+``delivered``, ``rejected`` (a definite no from Cognito) or ``expired``
+(still undeliverable after ``max_age``); at each of these final states the
+username and token are erased and only the digest stays, so a second click
+on the same link is recognised without keeping the secrets.
+
+One delivery at a time per row: a deliverer leases a row before calling
+Cognito (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN
+IMMEDIATE`` on SQLite), and the lease outlasts the worst-case duration of
+one call under the client's retry policy, which each call is also cut to. A
+deliverer killed mid-call leaves its lease to expire; the row is then sent
+again, so delivery is at least once and, for the rows in flight at a crash,
+at most once more (UpdateAuthEventFeedback is idempotent).
+
+Nothing here logs, or puts into an exception, a username, a token or a
+database URL's password.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import math
+import os
+import random
+import re
+import secrets
+import sys
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from ._bucket import TokenBucket
+from ._errors import (
+    CognitoError,
+    InvalidParameterException,
+    NotAuthorizedException,
+    ProtocolError,
+    ServiceError,
+    TransportError,
+    UserNotFoundException,
+    ValidationError,
+)
+from ._model import UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
+
+if TYPE_CHECKING:
+    from ._retry import RetryPolicy, Timeout
+
+__all__ = [
+    "FINAL_STATES",
+    "STATES",
+    "Added",
+    "Deliverer",
+    "Outbox",
+    "OutboxError",
+    "Pending",
+    "Store",
+    "Verdict",
+    "call_worst_case",
+    "digest",
+    "open_store",
+    "redact_url",
+]
+
+_LOG: Final = logging.getLogger("cognito_raw.outbox")
+
+PENDING: Final = "pending"
+DELIVERED: Final = "delivered"
+REJECTED: Final = "rejected"
+EXPIRED: Final = "expired"
+STATES: Final = (PENDING, DELIVERED, REJECTED, EXPIRED)
+FINAL_STATES: Final = (DELIVERED, REJECTED, EXPIRED)
+
+# What a lease adds to the worst-case call: scheduling, the database round
+# trips around the call, and clock differences between hosts sharing a
+# PostgreSQL outbox (the lease is on the database's clock there).
+_LEASE_MARGIN: Final = 2.0
+# Without a cognito_raw client to derive it from, a lease this long.
+_DEFAULT_LEASE: Final = 60.0
+_CODE_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}")
+
+
+class OutboxError(Exception):
+    """The outbox database could not be opened or used (its driver's error is the cause).
+
+    The message names the operation and the driver's error class, never a
+    stored username or token, nor the URL's password.
+    """
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outbox:
+    """Where and how the feedback app keeps submissions until Cognito has them.
+
+    - ``url``: ``sqlite:///absolute/path.db`` (one host, any number of worker
+      processes; the file is created with mode 0600) or ``postgresql://...``
+      (a libpq URL, unix sockets included; several hosts; needs
+      ``pip install 'cognito-raw[postgres]'``).
+    - ``max_age`` (seconds, 24 h): a submission still undelivered this long
+      after the click is given up as ``expired`` (and logged).
+    - ``inline_budget`` (seconds, 2): how long a POST waits for its own
+      delivery before answering 202 "received, will be delivered".
+    - ``retry_base`` and ``retry_max`` (seconds, 1 and 300): the wait between
+      calls for one submission after a transient failure, doubling from
+      ``retry_base`` up to ``retry_max`` (half fixed, half random); a
+      server's retry-after hint lengthens it. Each call retries on its own
+      under the client's ``RetryPolicy``.
+    - ``concurrency`` (1): deliveries in flight per deliverer. A crash can
+      send each of them once more.
+    - ``poll_interval`` (seconds, 1): how often an idle deliverer looks for
+      work that other processes added.
+    - ``lease`` (seconds): how long a delivery owns its row. By default the
+      worst-case duration of one call under a cognito_raw client's timeout
+      and retry policy (``call_worst_case``) plus 2 s, else 60 s.
+    - ``keep_final`` (seconds, 7 days): how long the digest of a final
+      submission is kept, so that a late second click still reads
+      "already recorded".
+    """
+
+    url: str
+    max_age: float = 86_400.0
+    inline_budget: float = 2.0
+    retry_base: float = 1.0
+    retry_max: float = 300.0
+    concurrency: int = 1
+    poll_interval: float = 1.0
+    lease: float | None = None
+    keep_final: float = 7 * 86_400.0
+
+    def __post_init__(self) -> None:
+        parse_url(self.url)
+        for name in ("max_age", "inline_budget", "retry_base", "retry_max", "poll_interval"):
+            _check_seconds(name, getattr(self, name))
+        _check_seconds("keep_final", self.keep_final)
+        if self.lease is not None:
+            _check_seconds("lease", self.lease)
+        if not isinstance(self.concurrency, int) or not 1 <= self.concurrency <= 64:
+            raise ValidationError(
+                field="concurrency",
+                rule=f"must be an integer from 1 to 64 (got {self.concurrency!r})",
+            )
+
+    def __repr__(self) -> str:
+        return f"Outbox(url={redact_url(self.url)!r}, max_age={self.max_age!r})"
+
+
+def _check_seconds(name: str, value: float) -> None:
+    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+        raise ValidationError(
+            field=name, rule=f"must be a finite number of seconds > 0 (got {value!r})"
+        )
+
+
+def parse_url(url: str) -> tuple[str, str]:
+    """``("sqlite", "/abs/path.db")`` or ``("postgresql", url)``; ``ValidationError`` if neither.
+
+    The rule quoted in the error never includes the URL itself (it may hold
+    a password).
+    """
+    if not isinstance(url, str):
+        raise ValidationError(field="outbox", rule="must be a URL string")
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "sqlite":
+        path = urllib.parse.unquote(parts.path)
+        if parts.netloc or parts.query or parts.fragment or not path.startswith("/"):
+            raise ValidationError(
+                field="outbox",
+                rule="a SQLite outbox is sqlite:///absolute/path.db (no host, query or fragment)",
+            )
+        if path.endswith("/") or "\0" in path:
+            raise ValidationError(field="outbox", rule="the SQLite path must name a file")
+        return "sqlite", path
+    if scheme in ("postgresql", "postgres"):
+        return "postgresql", url
+    raise ValidationError(
+        field="outbox", rule="the URL must start with sqlite:/// or postgresql://"
+    )
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***``, for messages."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def digest(key: bytes, request: UpdateAuthEventFeedbackRequest) -> bytes:
+    """HMAC-SHA256 of the five fields under the outbox's key: one value per link and answer.
+
+    The key is random and stored with the outbox, so the digest cannot be
+    checked against a guessed username or token by anyone without it; the
+    token is itself a long random secret.
+    """
+    material = "\0".join(
+        (
+            request.user_pool_id,
+            request.event_id,
+            str(request.feedback_value),
+            request.username,
+            request.feedback_token,
+        )
+    )
+    return hmac.new(key, material.encode("utf-8"), hashlib.sha256).digest()
+
+
+def new_key() -> bytes:
+    """A fresh digest key (32 random bytes), made once when an outbox is created."""
+    return secrets.token_bytes(32)
+
+
+def owner_name() -> str:
+    """A deliverer's name in its leases: host, process and a random part (no secrets)."""
+    return f"{os.uname().nodename[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Added:
+    """What ``Store.add`` found: the row's ID and state, and whether this call made it."""
+
+    id: int
+    state: str
+    new: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pending:
+    """A leased row, ready to send: ``repr()`` hides the username and token."""
+
+    id: int
+    user_pool_id: str
+    event_id: str
+    feedback_value: str
+    username: str = field(repr=False)
+    feedback_token: str = field(repr=False)
+    attempts: int
+    age: float
+
+    def request(self) -> UpdateAuthEventFeedbackRequest:
+        """The request to send (validated again: the row may have been edited)."""
+        return UpdateAuthEventFeedbackRequest(
+            user_pool_id=self.user_pool_id,
+            username=self.username,
+            event_id=self.event_id,
+            feedback_token=self.feedback_token,
+            feedback_value=self.feedback_value,
+        )
+
+
+class Store(Protocol):
+    """The storage interface both backends implement; every method blocks.
+
+    Times are seconds on the store's own clock (the host's wall clock for
+    SQLite, the server's for PostgreSQL), so that leases mean the same to
+    every process sharing the database. Each method is one transaction.
+    Driver errors are raised as ``OutboxError``.
+    """
+
+    def open(self) -> bytes:
+        """Create the tables if missing; return the digest key (made on first open)."""
+        ...
+
+    def add(
+        self, request: UpdateAuthEventFeedbackRequest, key: bytes, *, owner: str, lease: float
+    ) -> Added:
+        """Insert a pending row unless one with the same digest exists.
+
+        With ``lease > 0`` the new row starts leased to ``owner`` (the caller
+        is about to send it); with 0 it is at once due for any deliverer.
+        """
+        ...
+
+    def claim(
+        self,
+        *,
+        owner: str,
+        lease: float,
+        due_only: bool = True,
+        after: int | None = None,
+        only: int | None = None,
+    ) -> Pending | None:
+        """Lease one pending row whose lease is free; None if none.
+
+        With ``due_only`` the row must be past its retry delay and the one due
+        first is taken; without, rows go in ID order, past ``after`` if given.
+        ``only`` restricts the claim to one row ID. Claiming counts an attempt.
+        """
+        ...
+
+    def finish(self, row_id: int, state: str, code: str | None) -> None:
+        """Make a pending row final (``delivered``/``rejected``) and erase its secrets."""
+        ...
+
+    def release(self, row_id: int, owner: str, *, delay: float, code: str | None) -> None:
+        """Give a leased row back: due again after ``delay`` seconds (only ``owner``'s lease)."""
+        ...
+
+    def expire(self, max_age: float) -> list[tuple[str, str, float]]:
+        """Make unleased pending rows older than ``max_age`` expired; (pool, event, age) each."""
+        ...
+
+    def prune(self, older_than: float) -> int:
+        """Delete final rows (digests only) finished more than ``older_than`` seconds ago."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """Rows by state (every state in ``STATES`` present), plus ``leased``."""
+        ...
+
+    def next_due(self) -> float | None:
+        """Seconds until some pending row can be claimed (0: now); None if none is pending."""
+        ...
+
+    def leased(self) -> list[tuple[int, float]]:
+        """Pending rows under a live lease: (row ID, seconds left)."""
+        ...
+
+    def scrub(self) -> None:
+        """Make erased secrets leave every database file (SQLite: checkpoint, truncate the WAL)."""
+        ...
+
+    def close(self) -> None:
+        """Close every connection."""
+        ...
+
+
+def open_store(url: str) -> Store:
+    """The store for an outbox URL (nothing is opened yet: see ``Store.open``)."""
+    kind, where = parse_url(url)
+    if kind == "sqlite":
+        from ._outbox_sqlite import SQLiteStore  # noqa: PLC0415 - sqlite3 only when used
+
+        return SQLiteStore(where)
+    from ._outbox_pg import PostgresStore  # noqa: PLC0415 - psycopg only when used
+
+    return PostgresStore(where)
+
+
+# -- what one call's outcome means ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The verdict on one call: ``state`` is delivered, rejected or pending (later)."""
+
+    state: str
+    code: str | None = None
+    retry_after: float | None = None
+
+
+def judge(error: CognitoError | None) -> Verdict:
+    """What a call's result means for its row.
+
+    Success is ``delivered``. A definite answer about the link or its pool
+    (an expired or wrong token, an unknown user or pool, threat protection
+    off, a bad parameter) is ``rejected``: sending it again cannot help.
+    Everything else (throttling, 5xx, network errors, timeouts, a reply that
+    is not Cognito's, e.g. a proxy's error page) stays ``pending``.
+    """
+    if error is None:
+        return Verdict(DELIVERED)
+    code = _safe_code(error)
+    if isinstance(
+        error, NotAuthorizedException | UserNotFoundException | InvalidParameterException
+    ):
+        return Verdict(REJECTED, code)
+    if isinstance(error, ServiceError):
+        if error.retryable:
+            return Verdict(PENDING, code, error.retry_after)
+        return Verdict(REJECTED, code)
+    if isinstance(error, TransportError | ProtocolError):
+        return Verdict(PENDING, code)
+    return Verdict(REJECTED, code)
+
+
+def _safe_code(error: CognitoError) -> str:
+    code = error.code if isinstance(error, ServiceError) else None
+    if code is not None and _CODE_RE.fullmatch(code):
+        return code
+    return type(error).__name__
+
+
+def retry_delay(
+    attempts: int, outbox: Outbox, hint: float | None, rand: Callable[[], float]
+) -> float:
+    """The wait before a row's next call, after ``attempts`` calls (half fixed, half random)."""
+    ceiling = min(outbox.retry_max, outbox.retry_base * 2.0 ** min(max(attempts - 1, 0), 40))
+    delay = ceiling / 2 + rand() * ceiling / 2
+    if hint is not None:
+        delay = max(delay, min(hint, outbox.retry_max))
+    return delay
+
+
+def call_worst_case(policy: RetryPolicy, timeout: Timeout) -> float:
+    """The longest one call may take under ``policy`` and ``timeout``, in seconds.
+
+    Every attempt may use its whole ``timeout.total``, and every wait between
+    attempts its longest backoff or ``max_retry_after``; a policy
+    ``deadline`` caps the sum.
+    """
+    total = policy.max_attempts * timeout.total
+    for retry in range(1, policy.max_attempts):
+        total += max(policy.backoff(retry, 1.0), policy.max_retry_after)
+    if policy.deadline is not None:
+        total = min(total, policy.deadline + timeout.total)
+    return total
+
+
+def lease_for(outbox: Outbox, client: object) -> float:
+    """The lease a deliverer takes: ``outbox.lease``, or the client's worst case plus a margin."""
+    if outbox.lease is not None:
+        return outbox.lease
+    # Only a cognito_raw client says what its worst case is; if the client
+    # module is not loaded, the client is not one (and httpx stays unloaded).
+    module = sys.modules.get("cognito_raw._client")
+    if module is not None and isinstance(client, module._Base):
+        return call_worst_case(client._policy, client._timeout) + _LEASE_MARGIN
+    return _DEFAULT_LEASE
+
+
+# -- the deliverer -------------------------------------------------------------------------
+
+
+class Sender(Protocol):
+    """What delivers: ``cognito_raw.AsyncClient`` fits."""
+
+    async def send(
+        self, request: UpdateAuthEventFeedbackRequest, /
+    ) -> UpdateAuthEventFeedbackResponse: ...
+
+
+@dataclass(slots=True)
+class Tally:
+    """What one deliverer did: calls made and rows made final, by outcome."""
+
+    delivered: int = 0
+    rejected: int = 0
+    expired: int = 0
+    retried: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts, by name."""
+        return {
+            "delivered": self.delivered,
+            "rejected": self.rejected,
+            "expired": self.expired,
+            "retried": self.retried,
+        }
+
+
+def log_outcome(row: Pending, state: str, code: str | None) -> None:
+    """One log line per call: pool, event, value, state and code; never the secrets."""
+    level = logging.INFO if state != PENDING else logging.WARNING
+    _LOG.log(
+        level,
+        "outbox %s: pool=%s event=%s value=%s attempts=%d code=%s",
+        state,
+        row.user_pool_id,
+        row.event_id,
+        row.feedback_value,
+        row.attempts,
+        code,
+    )
+
+
+class Deliverer:
+    """Sends pending rows, one lease at a time, within a rate limit.
+
+    ``run`` serves a running app until ``stop``; ``drain`` is the scheduled
+    job: it tries every pending row once (waiting out leases left by dead
+    deliverers) and returns the counts still pending. Blocking store calls
+    run in worker threads (``anyio.to_thread``).
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        client: Sender,
+        outbox: Outbox,
+        bucket: TokenBucket,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+        owner: str | None = None,
+    ) -> None:
+        import anyio  # noqa: PLC0415 - the outbox is optional; anyio comes with httpx
+
+        self._anyio = anyio
+        self.store = store
+        self.client = client
+        self.outbox = outbox
+        self.bucket = bucket
+        self.clock = clock
+        self.rand = rand
+        self.owner = owner or owner_name()
+        self.lease = lease_for(outbox, client)
+        # A call is cut short before its lease ends, so no other deliverer
+        # can take the row while this one may still be sending it.
+        self.call_limit = max(self.lease - _LEASE_MARGIN, self.lease / 2)
+        self.tally = Tally()
+        self._stop = anyio.Event()
+        self._dirty = False
+
+    async def db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a blocking store method in a worker thread."""
+        return await self._anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+
+    def stop(self) -> None:
+        """Ask ``run`` to return once the calls in flight are done."""
+        self._stop.set()
+
+    async def _take_slot(self) -> bool:
+        # Queue for a slot of the shared bucket; False if stopped meanwhile.
+        wait = self.bucket.reserve(self.clock())
+        if wait > 0:
+            with self._anyio.move_on_after(wait):
+                await self._stop.wait()
+        return not self._stop.is_set()
+
+    async def deliver(self, row: Pending) -> str:
+        """Send one leased row and record the verdict; return the row's new state."""
+        verdict = await self.call(row)
+        await self.record(row, verdict)
+        return verdict.state
+
+    async def call(self, row: Pending) -> Verdict:
+        """Send one leased row, cut short before its lease ends; the verdict (nothing stored)."""
+        error: CognitoError | None = None
+        with self._anyio.move_on_after(self.call_limit) as scope:
+            try:
+                await self.client.send(row.request())
+            except CognitoError as exc:
+                error = exc
+        if scope.cancelled_caught:
+            error = TransportError("the call outran the outbox lease")
+        return judge(error)
+
+    async def record(self, row: Pending, verdict: Verdict) -> None:
+        """Write the verdict on a call for ``row``; shielded, so a cancel cannot lose it."""
+        with self._anyio.CancelScope(shield=True):
+            if verdict.state == PENDING:
+                delay = retry_delay(row.attempts, self.outbox, verdict.retry_after, self.rand)
+                await self.db(
+                    self.store.release, row.id, self.owner, delay=delay, code=verdict.code
+                )
+                self.tally.retried += 1
+            else:
+                await self.db(self.store.finish, row.id, verdict.state, verdict.code)
+                self._dirty = True
+                if verdict.state == DELIVERED:
+                    self.tally.delivered += 1
+                else:
+                    self.tally.rejected += 1
+        log_outcome(row, verdict.state, verdict.code)
+
+    async def housekeeping(self) -> None:
+        """Expire rows past ``max_age``, prune old digests, scrub erased secrets."""
+        for pool, event, age in await self.db(self.store.expire, self.outbox.max_age):
+            self.tally.expired += 1
+            self._dirty = True
+            _LOG.warning(
+                "outbox expired: pool=%s event=%s undelivered after %.0f s", pool, event, age
+            )
+        await self.db(self.store.prune, self.outbox.keep_final)
+        await self.scrub()
+
+    async def scrub(self) -> None:
+        """Scrub the files if rows were made final since the last scrub."""
+        if self._dirty:
+            self._dirty = False
+            await self.db(self.store.scrub)
+
+    # -- serving a running app ----------------------------------------------------------
+
+    async def run(self) -> None:
+        """Deliver due rows until ``stop``; ``concurrency`` workers share the bucket."""
+        async with self._anyio.create_task_group() as group:
+            group.start_soon(self._housekeeper)
+            for _ in range(self.outbox.concurrency):
+                group.start_soon(self._worker)
+            await self._stop.wait()
+            # Workers finish the call in hand; the housekeeper just stops.
+            group.cancel_scope.cancel()
+
+    async def _housekeeper(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.housekeeping()
+            except OutboxError as exc:
+                _LOG.error("outbox housekeeping failed: %s", exc)
+            with self._anyio.move_on_after(max(self.outbox.poll_interval, 1.0)):
+                await self._stop.wait()
+
+    async def _worker(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = await self._one()
+            except OutboxError as exc:
+                _LOG.error("outbox delivery paused: %s", exc)
+                worked = False
+            if not worked:
+                await self._idle()
+
+    async def _one(self) -> bool:
+        # Look before taking a slot, so an idle deliverer spends no tokens.
+        due = await self.db(self.store.next_due)
+        if due is None or due > 0:
+            return False
+        if not await self._take_slot():
+            return False
+        row = await self.db(self.store.claim, owner=self.owner, lease=self.lease)
+        if row is None:
+            self.bucket.give_back()
+            return False
+        with self._anyio.CancelScope(shield=True):
+            await self.deliver(row)
+        return True
+
+    async def _idle(self) -> None:
+        try:
+            due = await self.db(self.store.next_due)
+        except OutboxError:
+            due = None
+        pause = self.outbox.poll_interval if due is None else min(due, self.outbox.poll_interval)
+        with self._anyio.move_on_after(max(pause, 0.01)):
+            await self._stop.wait()
+
+    # -- the scheduled job --------------------------------------------------------------
+
+    async def drain(self) -> dict[str, int]:
+        """Try every pending row once; wait for others' leases to end; return the counts."""
+        await self.housekeeping()
+        tried: set[int] = set()
+        cursor = 0
+        while True:
+            cursor = await self._sweep(tried, cursor)
+            waiting = [item for item in await self.db(self.store.leased) if item[0] not in tried]
+            if not waiting:
+                break
+            # A live deliverer finishes within its lease; a dead one's lease
+            # runs out. Either way the row is free then.
+            await self._anyio.sleep(min(left for _, left in waiting) + 0.05)
+            for row_id, _ in waiting:
+                await self._try(tried, only=row_id)
+        await self.housekeeping()
+        counts: dict[str, int] = await self.db(self.store.counts)
+        return counts
+
+    async def _sweep(self, tried: set[int], cursor: int) -> int:
+        # Rows in ID order past the cursor, each once: a row that fails now
+        # waits for the next run (or the app's own deliverer).
+        while True:
+            row = await self._try(tried, after=cursor)
+            if row is None:
+                return cursor
+            cursor = row
+
+    async def _try(self, tried: set[int], **where: int) -> int | None:
+        if not await self._take_slot():
+            return None
+        row: Pending | None = await self.db(
+            self.store.claim, owner=self.owner, lease=self.lease, due_only=False, **where
+        )
+        if row is None:
+            self.bucket.give_back()
+            return None
+        tried.add(row.id)
+        await self.deliver(row)
+        return row.id
+
+
+async def drain(
+    outbox: Outbox, client: Sender, *, rate: float, burst: int
+) -> tuple[dict[str, int], Tally]:
+    """Open the outbox, try every pending row once within ``rate``, close it.
+
+    Returns the counts by state afterwards and what this run did. Raises
+    ``OutboxError`` if the database cannot be used.
+    """
+    import anyio  # noqa: PLC0415 - see Deliverer
+
+    store = open_store(outbox.url)
+    try:
+        await anyio.to_thread.run_sync(store.open)
+        deliverer = Deliverer(
+            store=store,
+            client=client,
+            outbox=outbox,
+            bucket=TokenBucket(rate, burst, time.monotonic()),
+        )
+        counts = await deliverer.drain()
+        return counts, deliverer.tally
+    finally:
+        await anyio.to_thread.run_sync(store.close)

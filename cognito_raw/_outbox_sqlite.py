@@ -1,0 +1,146 @@
+"""The outbox on SQLite: the standard library's ``sqlite3``, one file, one host.
+
+Owns the SQLite connection and its settings. Why each:
+
+- WAL (``journal_mode=WAL``) lets several worker processes of one app read
+  while one writes; ``synchronous=FULL`` makes every commit durable (in WAL
+  mode ``NORMAL`` may lose the last commits on power loss); a busy timeout
+  makes writers wait for each other instead of failing.
+- Transactions that read then write start with ``BEGIN IMMEDIATE``, taking
+  the write lock first, so two processes never both lease one row.
+- Secrets at rest: the file is created with mode 0600 (SQLite gives its
+  ``-wal`` and ``-shm`` files the database file's mode); ``secure_delete``
+  overwrites erased usernames and tokens with zeros in the pages; and
+  ``scrub`` checkpoints the WAL into the database and truncates it, so the
+  old page images that still hold them leave the WAL file too.
+
+SQLite's file locks do not work over network file systems: one host only
+(https://www.sqlite.org/wal.html, "WAL does not work over a network
+filesystem").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Final
+
+from ._outbox import OutboxError
+from ._outbox_sql import KEY_TABLE, TABLE, SQLStore, Transaction
+
+__all__ = ["SQLiteStore"]
+
+# Long enough for a burst of writers from several processes to queue.
+_BUSY_TIMEOUT: Final = 10.0
+_SCHEMA: Final = (
+    f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+    "id INTEGER PRIMARY KEY AUTOINCREMENT, digest BLOB NOT NULL UNIQUE, "
+    "user_pool_id TEXT NOT NULL, event_id TEXT NOT NULL, feedback_value TEXT NOT NULL, "
+    "username TEXT, feedback_token TEXT, state TEXT NOT NULL, created_at REAL NOT NULL, "
+    "next_at REAL NOT NULL, lease_owner TEXT, lease_until REAL NOT NULL DEFAULT 0, "
+    "attempts INTEGER NOT NULL DEFAULT 0, last_code TEXT, finished_at REAL)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_due ON {TABLE} (state, next_at)",
+    f"CREATE TABLE IF NOT EXISTS {KEY_TABLE} "
+    "(one INTEGER PRIMARY KEY CHECK (one = 1), key BLOB NOT NULL)",
+)
+
+
+class _Tx:
+    """A ``Transaction`` over a sqlite3 cursor."""
+
+    def __init__(self, cursor: sqlite3.Cursor, now: float) -> None:
+        self._cursor = cursor
+        self.now = now
+
+    def rows(self, sql: str, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+        return self._cursor.execute(sql, params).fetchall()
+
+    def run(self, sql: str, params: dict[str, Any]) -> int:
+        return self._cursor.execute(sql, params).rowcount
+
+
+class SQLiteStore(SQLStore):
+    """A ``Store`` in one SQLite file; thread-safe (one connection behind a lock)."""
+
+    schema = _SCHEMA
+    greatest = "max"
+
+    def __init__(self, path: str, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    def open(self) -> bytes:
+        """See ``Store.open``: creates the file (mode 0600) and the tables."""
+        if sqlite3.sqlite_version_info < (3, 35, 0):
+            raise OutboxError(f"the outbox needs SQLite 3.35 or later ({sqlite3.sqlite_version})")
+        with self._lock:
+            self._connect()
+        return self._schema()
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise OutboxError(f"cannot create the outbox file: {exc.strerror}") from exc
+        else:
+            os.close(fd)
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=_BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+            )
+            for pragma in (
+                "journal_mode = WAL",
+                "synchronous = FULL",
+                "secure_delete = ON",
+                f"busy_timeout = {int(_BUSY_TIMEOUT * 1000)}",
+            ):
+                conn.execute(f"PRAGMA {pragma}").fetchall()
+        except sqlite3.Error as exc:
+            raise OutboxError(f"cannot open the outbox: {type(exc).__name__}: {exc}") from exc
+        self._conn = conn
+        return conn
+
+    @contextlib.contextmanager
+    def transaction(self, op: str) -> Iterator[Transaction]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``, one at a time in this process."""
+        with self._lock:
+            conn = self._connect()
+            try:
+                cursor = conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield _Tx(cursor, self._clock())
+                except BaseException:
+                    conn.rollback()
+                    raise
+                conn.commit()
+            except sqlite3.Error as exc:
+                raise OutboxError(f"{op}: {type(exc).__name__}: {exc}") from exc
+
+    def scrub(self) -> None:
+        """See ``Store.scrub``: checkpoint the WAL into the file and truncate it."""
+        with self._lock:
+            conn = self._connect()
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            except sqlite3.Error as exc:
+                raise OutboxError(f"scrub: {type(exc).__name__}: {exc}") from exc
+
+    def close(self) -> None:
+        """See ``Store.close``."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
