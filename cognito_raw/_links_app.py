@@ -40,7 +40,7 @@ import urllib.parse
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ._bucket import TokenBucket
 from ._errors import (
@@ -67,6 +67,10 @@ from ._links_url import (
     request_from_fields,
 )
 from ._model import FeedbackValue, UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
+from ._outbox import Outbox
+
+if TYPE_CHECKING:
+    from ._links_outbox import OutboxFlow
 
 __all__ = [
     "CSRF_COOKIE",
@@ -119,9 +123,13 @@ class FeedbackSender(Protocol):
 
 
 class FeedbackOutcome(str, enum.Enum):
-    """What became of a submission, as the result page tells it."""
+    """What became of a submission, as the result page tells it.
+
+    ``ACCEPTED`` (202) is the outbox's: stored, to be delivered later.
+    """
 
     SUCCESS = "success"
+    ACCEPTED = "accepted"
     ALREADY_RECORDED = "already_recorded"
     EXPIRED = "expired"
     UNAVAILABLE = "unavailable"
@@ -240,6 +248,7 @@ class FeedbackApp:
         remember_for: float = 900.0,
         max_tracked: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
+        outbox: str | Outbox | None = None,
     ) -> None:
         if "</" in stylesheet:
             raise ValidationError(
@@ -271,6 +280,21 @@ class FeedbackApp:
         self._key = secrets.token_bytes(32)
         self._in_flight: dict[bytes, asyncio.Task[FeedbackOutcome]] = {}
         self._recorded: OrderedDict[bytes, float] = OrderedDict()
+        self._outbox: OutboxFlow | None = None
+        if outbox is not None:
+            from ._links_outbox import OutboxFlow  # noqa: PLC0415 - anyio only with an outbox
+
+            self._outbox = OutboxFlow(
+                outbox if isinstance(outbox, Outbox) else Outbox(url=outbox),
+                client=client,
+                bucket=self._global,
+                clock=clock,
+            )
+
+    async def aclose(self) -> None:
+        """Close the outbox's database connections; the ASGI lifespan's shutdown does this."""
+        if self._outbox is not None:
+            await self._outbox.aclose()
 
     # -- ASGI -------------------------------------------------------------------------------
 
@@ -299,8 +323,10 @@ class FeedbackApp:
                 extra=[("allow", "GET, HEAD, POST")],
             )
 
-    @staticmethod
-    async def _lifespan(receive: Receive, send: Send) -> None:
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        if self._outbox is not None:
+            await self._outbox.lifespan(receive, send)
+            return
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -450,8 +476,16 @@ class FeedbackApp:
             _LOG.info("feedback POST refused: %s", exc.field)
             await self._invalid_link(send)
             return
+        csrf = form.get(CSRF_FIELD, "")
+        if self._outbox is not None:
+
+            async def show(outcome: FeedbackOutcome) -> None:
+                await self._outcome_page(send, request, outcome, csrf)
+
+            await self._outbox.submit(request, show)
+            return
         outcome = await self._deliver_once(request)
-        await self._outcome_page(send, request, outcome, form.get(CSRF_FIELD, ""))
+        await self._outcome_page(send, request, outcome, csrf)
 
     @staticmethod
     async def _read_body(receive: Receive) -> bytes | None:
@@ -545,6 +579,8 @@ class FeedbackApp:
             valid = request.feedback_value is FeedbackValue.VALID
             body = texts.success_valid_body if valid else texts.success_invalid_body
             await self._page(send, 200, texts.success_title, [body])
+        elif outcome is FeedbackOutcome.ACCEPTED:
+            await self._page(send, 202, texts.accepted_title, [texts.accepted_body])
         elif outcome is FeedbackOutcome.ALREADY_RECORDED:
             await self._page(
                 send, 200, texts.already_recorded_title, [texts.already_recorded_body]
@@ -658,6 +694,7 @@ def feedback_app(
     remember_for: float = 900.0,
     max_tracked: int = 10_000,
     clock: Callable[[], float] = time.monotonic,
+    outbox: str | Outbox | None = None,
 ) -> FeedbackApp:
     """The ASGI 3 app that feedback links open; mount it at any path.
 
@@ -679,6 +716,17 @@ def feedback_app(
     - ``remember_for`` seconds a success is remembered (double clicks then
       see "already recorded"); at most ``max_tracked`` entries per map.
     - ``stylesheet`` replaces the CSS; it is allowed by hash in the CSP.
+    - ``outbox``: ``sqlite:///absolute/path.db`` or ``postgresql://...`` (or
+      an ``Outbox`` with its settings) keeps every valid submission in a
+      database before answering, so none is lost to throttling or an
+      outage: the call is tried at once; success, "already recorded" and
+      "expired" pages are as without it; a throttle, 5xx, network error,
+      timeout or a spent ``global_limit`` answers 202 "received, will be
+      delivered" instead of "try again", and a deliverer started in the ASGI
+      lifespan (or ``cognito-raw outbox deliver``) sends it later, retrying
+      until delivered, rejected or ``max_age`` old. A bad URL raises
+      ``ValidationError``; an outbox that cannot be opened fails the
+      lifespan startup (or shows "try again" when there is no lifespan).
 
     Every page is sent with ``Cache-Control: no-store``, ``Referrer-Policy:
     no-referrer``, a Content-Security-Policy without scripts,
@@ -697,4 +745,5 @@ def feedback_app(
         remember_for=remember_for,
         max_tracked=max_tracked,
         clock=clock,
+        outbox=outbox,
     )

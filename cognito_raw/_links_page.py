@@ -49,6 +49,10 @@ class FeedbackTexts:
     success_invalid_body: str = (
         "Your report has been recorded. To keep your account safe, change your password now."
     )
+    accepted_title: str = "Your answer is received"
+    accepted_body: str = (
+        "Your answer is received and will be delivered shortly. There is nothing more to do."
+    )
     already_recorded_title: str = "Already recorded"
     already_recorded_body: str = (
         "Your answer for this sign-in was already recorded. There is nothing more to do."

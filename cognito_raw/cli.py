@@ -47,6 +47,7 @@ EXIT_UNAVAILABLE: Final = 5
 EXIT_SERVICE_ERROR: Final = 6
 EXIT_NETWORK: Final = 7
 EXIT_NOT_COGNITO: Final = 8
+EXIT_OUTBOX: Final = 9
 
 EXIT_CODES: Final = {
     EXIT_OK: "feedback delivered",
@@ -57,6 +58,7 @@ EXIT_CODES: Final = {
     EXIT_SERVICE_ERROR: "another error reply from Cognito",
     EXIT_NETWORK: "network error or timeout, after retries",
     EXIT_NOT_COGNITO: "the reply was not a Cognito answer (redirect, HTML...)",
+    EXIT_OUTBOX: "outbox: the database could not be opened or used",
 }
 
 
@@ -135,6 +137,9 @@ def _parser() -> argparse.ArgumentParser:
         "fake-server", help="run the fake Cognito on 127.0.0.1 for clients in any language"
     )
     fake.add_argument("--port", type=int, default=0, help="default: any free port")
+    from ._outbox_cli import add_parser  # noqa: PLC0415 - a module of its own
+
+    add_parser(commands, epilog=_EPILOG)
     return parser
 
 
@@ -257,6 +262,19 @@ def _feedback(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO)
     return code
 
 
+def _outbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from ._outbox import OutboxError  # noqa: PLC0415 - only for this command
+    from ._outbox_cli import UsageError, run_outbox  # noqa: PLC0415
+
+    try:
+        return run_outbox(args, out, err)
+    except UsageError as exc:
+        raise _Usage(str(exc)) from None
+    except OutboxError as exc:
+        err.write(f"cognito-raw: outbox: {exc}\n")
+        return EXIT_OUTBOX
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -280,6 +298,8 @@ def main(
             from .testing._demo import run_fake_server  # noqa: PLC0415
 
             return run_fake_server(args.port, out)
+        if args.command == "outbox":
+            return _outbox(args, out, err)
     except _Usage as exc:
         err.write(f"cognito-raw: {exc}\n")
         return EXIT_BAD_INPUT

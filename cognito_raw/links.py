@@ -11,7 +11,8 @@ pool's Cognito domain. This module builds those links and reads them back:
 - ``parse_link`` turns a link, as written or as a browser sent it, back into
   a validated ``UpdateAuthEventFeedbackRequest``;
 - ``feedback_app`` is the ASGI application the links open: a confirmation
-  page on GET, the submission on POST.
+  page on GET, the submission on POST; with ``outbox=`` (an ``Outbox`` or
+  its URL) submissions are kept in a database until delivered.
 
 Standard library only: nothing here imports httpx; ``feedback_app`` takes any
 object with an ``async send(request)`` method, such as ``cognito_raw.AsyncClient``.
@@ -31,6 +32,7 @@ from ._links_app import (
 from ._links_event import FeedbackContext, FeedbackLinks, from_custom_email_sender_event
 from ._links_page import DEFAULT_STYLESHEET, FeedbackTexts
 from ._links_url import MAX_LINK_LENGTH, make_link, parse_link, template_link
+from ._outbox import Outbox, OutboxError
 
 __all__ = [
     "DEFAULT_GLOBAL_LIMIT",
@@ -43,6 +45,8 @@ __all__ = [
     "FeedbackOutcome",
     "FeedbackSender",
     "FeedbackTexts",
+    "Outbox",
+    "OutboxError",
     "RateLimit",
     "feedback_app",
     "from_custom_email_sender_event",
