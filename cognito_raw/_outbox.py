@@ -325,8 +325,8 @@ class Store(Protocol):
         """Seconds until some pending row can be claimed (0: now); None if none is pending."""
         ...
 
-    def leased(self) -> list[tuple[int, float]]:
-        """Pending rows under a live lease: (row ID, seconds left)."""
+    def waiting(self) -> list[tuple[int, float]]:
+        """Every pending row: (row ID, seconds left on its lease, 0 when free)."""
         ...
 
     def scrub(self) -> None:
@@ -648,13 +648,16 @@ class Deliverer:
         cursor = 0
         while True:
             cursor = await self._sweep(tried, cursor)
-            waiting = [item for item in await self.db(self.store.leased) if item[0] not in tried]
-            if not waiting:
+            # Rows behind the cursor not tried yet were leased when it passed:
+            # a live deliverer finishes within its lease, a dead one's lease
+            # runs out; either way the row is free then.
+            rest = [item for item in await self.db(self.store.waiting) if item[0] not in tried]
+            if not rest:
                 break
-            # A live deliverer finishes within its lease; a dead one's lease
-            # runs out. Either way the row is free then.
-            await self._anyio.sleep(min(left for _, left in waiting) + 0.05)
-            for row_id, _ in waiting:
+            free = [row_id for row_id, left in rest if left <= 0]
+            if not free:
+                await self._anyio.sleep(min(left for _, left in rest) + 0.05)
+            for row_id in free:
                 await self._try(tried, only=row_id)
         await self.housekeeping()
         counts: dict[str, int] = await self.db(self.store.counts)

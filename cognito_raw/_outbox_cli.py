@@ -102,12 +102,14 @@ def _deliver(args: argparse.Namespace, outbox: Outbox, out: TextIO, err: TextIO)
     handler = logging.StreamHandler(err)
     handler.setFormatter(logging.Formatter("cognito-raw: %(message)s"))
     logger = logging.getLogger("cognito_raw.outbox")
+    level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
         counts, tally = _run_drain(args, outbox)
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
     if args.json:
         out.write(json.dumps({"run": tally.as_dict(), "counts": counts}) + "\n")
     else:

@@ -233,12 +233,10 @@ class SQLStore:
         due = rows[0][0] if rows else None
         return None if due is None else max(0.0, float(due) - now)
 
-    def leased(self) -> list[tuple[int, float]]:
-        """See ``Store.leased``."""
-        with self.transaction("list leases") as tx:
+    def waiting(self) -> list[tuple[int, float]]:
+        """See ``Store.waiting``."""
+        with self.transaction("list pending submissions") as tx:
             rows = tx.rows(
-                f"SELECT id, lease_until FROM {TABLE} "
-                "WHERE state = 'pending' AND lease_until > :now ORDER BY id",
-                {"now": tx.now},
+                f"SELECT id, lease_until FROM {TABLE} WHERE state = 'pending' ORDER BY id", {}
             )
-            return [(int(row_id), float(until) - tx.now) for row_id, until in rows]
+            return [(int(row_id), max(0.0, float(until) - tx.now)) for row_id, until in rows]
