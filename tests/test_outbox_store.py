@@ -1,0 +1,413 @@
+"""The outbox's storage layer on real databases, and its pure rules.
+
+Both backends run every test here (SQLite in a temporary file, PostgreSQL
+in a schema of its own; see outbox_support). Several stores on one database
+stand for several processes: each has its own connections.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cognito_raw import (
+    CognitoError,
+    InternalErrorException,
+    InvalidParameterException,
+    NotAuthorizedException,
+    ProtocolError,
+    RequestTimeoutError,
+    ResourceNotFoundException,
+    RetryPolicy,
+    ServiceError,
+    Timeout,
+    TooManyRequestsException,
+    TransportError,
+    UpdateAuthEventFeedbackRequest,
+    UserNotFoundException,
+    UserPoolAddOnNotEnabledException,
+    ValidationError,
+    parse_response,
+)
+from cognito_raw._outbox import (
+    Outbox,
+    Store,
+    call_worst_case,
+    digest,
+    judge,
+    open_store,
+    parse_url,
+    redact_url,
+    retry_delay,
+)
+from tests.outbox_support import BACKENDS, outbox_url
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with outbox_url(request.param, tmp_path) as found:
+        yield found
+
+
+def request_for(n: int, value: str = "valid") -> UpdateAuthEventFeedbackRequest:
+    return UpdateAuthEventFeedbackRequest(
+        user_pool_id="us-east-1_AbC123",
+        username=f"user-{n}@example.com",
+        event_id=f"event-{n}",
+        feedback_token=f"token-{n}-XYZ",
+        feedback_value=value,
+    )
+
+
+class Opened:
+    """An open store and its key, closed by the test's fixture."""
+
+    def __init__(self, url: str) -> None:
+        self.store: Store = open_store(url)
+        self.key = self.store.open()
+
+    def add(self, n: int, value: str = "valid", lease: float = 0.0) -> Any:
+        request = request_for(n, value)
+        return self.store.add(request, digest(self.key, request), owner="adder", lease=lease)
+
+
+@pytest.fixture
+def opened(url: str) -> Iterator[Opened]:
+    box = Opened(url)
+    yield box
+    box.store.close()
+
+
+def secrets_at_rest(url: str) -> list[tuple[str, object, object]]:
+    """(state, username, token) of every row, read with a plain driver connection."""
+    sql = "SELECT state, username, feedback_token FROM cognito_raw_outbox ORDER BY id"
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite://")) as conn:
+            return [tuple(row) for row in conn.execute(sql)]
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return [tuple(row) for row in conn.execute(sql)]
+
+
+# --- rows ---------------------------------------------------------------------------------------
+
+
+def test_one_row_per_link_and_answer(opened: Opened) -> None:
+    first = opened.add(1)
+    assert (first.state, first.new) == ("pending", True)
+    assert opened.add(1) == type(first)(id=first.id, state="pending", new=False)
+    other = opened.add(1, "invalid")  # the other answer is another submission
+    assert other.new
+    assert other.id != first.id
+    assert opened.store.counts()["pending"] == 2
+
+
+def test_a_new_row_may_start_leased_to_its_adder(opened: Opened) -> None:
+    opened.add(1, lease=30)
+    assert opened.store.claim(owner="other", lease=30) is None
+    assert opened.store.counts()["leased"] == 1
+    assert opened.store.next_due() == pytest.approx(30, abs=1)
+
+
+def test_a_lease_excludes_others_until_it_runs_out(opened: Opened) -> None:
+    opened.add(1)
+    row = opened.store.claim(owner="a", lease=0.3)
+    assert row is not None
+    assert (row.attempts, row.username, row.feedback_token) == (
+        1,
+        "user-1@example.com",
+        row.feedback_token,
+    )
+    assert "token-1" not in repr(row)
+    assert "user-1" not in repr(row)
+    assert opened.store.claim(owner="b", lease=0.3) is None
+    assert opened.store.claim(owner="b", lease=0.3, due_only=False) is None
+    time.sleep(0.4)
+    again = opened.store.claim(owner="b", lease=30)
+    assert again is not None
+    assert (again.id, again.attempts) == (row.id, 2)
+    # The first owner's late release does not free b's lease.
+    opened.store.release(row.id, "a", delay=0, code=None)
+    assert opened.store.claim(owner="c", lease=30) is None
+
+
+def test_a_released_row_waits_out_its_delay(opened: Opened) -> None:
+    opened.add(1)
+    row = opened.store.claim(owner="a", lease=30)
+    assert row is not None
+    opened.store.release(row.id, "a", delay=60, code="TooManyRequestsException")
+    assert opened.store.claim(owner="a", lease=30) is None  # not due
+    assert opened.store.next_due() == pytest.approx(60, abs=1)
+    # A drain (due_only=False) tries it anyway.
+    assert opened.store.claim(owner="a", lease=30, due_only=False) is not None
+
+
+def test_final_rows_keep_only_the_digest(opened: Opened, url: str) -> None:
+    for n in range(4):
+        opened.add(n)
+    for state in ("delivered", "rejected"):
+        row = opened.store.claim(owner="a", lease=30)
+        assert row is not None
+        opened.store.finish(row.id, state, None)
+    time.sleep(0.05)
+    assert opened.store.expire(0.01) != []  # the two left are old enough
+    at_rest = secrets_at_rest(url)
+    assert [state for state, _, _ in at_rest] == ["delivered", "rejected", "expired", "expired"]
+    assert all(user is None and token is None for _, user, token in at_rest)
+    assert opened.add(0).state == "delivered"  # still recognised
+    assert opened.store.prune(3600) == 0
+    time.sleep(0.05)
+    assert opened.store.prune(0.01) == 4
+    assert opened.store.counts()["delivered"] == 0
+
+
+def test_expire_leaves_leased_and_young_rows(opened: Opened) -> None:
+    opened.add(1, lease=30)
+    opened.add(2)
+    assert opened.store.expire(3600) == []
+    time.sleep(0.05)
+    (expired,) = opened.store.expire(0.01)
+    assert expired[:2] == ("us-east-1_AbC123", "event-2")
+    assert opened.store.counts()["pending"] == 1
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_concurrent_claims_take_each_row_once(url: str, workers: int) -> None:
+    # Each worker has its own store: its own connections, as another process would.
+    adder = Opened(url)
+    for n in range(200):
+        adder.add(n)
+    adder.store.close()
+    taken: list[int] = []
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def work(name: str) -> None:
+        store = open_store(url)
+        try:
+            store.open()
+            for _ in range(400):  # bounded: more than enough for 200 rows
+                row = store.claim(owner=name, lease=60)
+                if row is None:
+                    return
+                with lock:
+                    taken.append(row.id)
+                store.finish(row.id, "delivered", None)
+        except BaseException as exc:  # reported below: a thread must not fail silently
+            failures.append(exc)
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
+    assert sorted(Counter(taken).values()) == [1] * 200
+
+
+def test_the_sqlite_file_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    store = open_store(f"sqlite://{path}")
+    try:
+        store.open()
+        request = request_for(1)
+        store.add(request, digest(b"k" * 32, request), owner="a", lease=0)
+        for name in ("outbox.db", "outbox.db-wal", "outbox.db-shm"):
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
+        with sqlite3.connect(str(path)) as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        store.close()
+
+
+# --- a property: any sequence of operations keeps the invariants -----------------------------
+
+_OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.integers(0, 5), st.sampled_from(["valid", "invalid"])),
+        st.tuples(st.just("claim"), st.sampled_from(["a", "b"]), st.booleans()),
+        st.tuples(st.just("finish"), st.sampled_from(["delivered", "rejected"]), st.just(0)),
+        st.tuples(st.just("release"), st.sampled_from(["a", "b"]), st.just(0)),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=60)
+@given(ops=_OPS)
+def test_any_sequence_keeps_the_invariants(ops: list[tuple[str, Any, Any]]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite://{folder}/outbox.db"
+        box = Opened(url)
+        try:
+            _replay(box, ops)
+            at_rest = secrets_at_rest(url)
+        finally:
+            box.store.close()
+    for state, user, token in at_rest:
+        assert (user is None) == (token is None) == (state != "pending")
+
+
+def _replay(box: Opened, ops: list[tuple[str, Any, Any]]) -> None:
+    # The model: which rows exist (by link and answer), their state, who leases them.
+    states: dict[int, str] = {}
+    leases: dict[int, str] = {}
+    ids: dict[tuple[int, str], int] = {}
+    for op, a, b in ops:
+        if op == "add":
+            added = box.add(a, b)
+            assert added.new == ((a, b) not in ids)
+            ids.setdefault((a, b), added.id)
+            states.setdefault(added.id, "pending")
+            assert added.state == states[added.id]
+        elif op == "claim":
+            row = box.store.claim(owner=a, lease=60, due_only=b)
+            free = [i for i, s in states.items() if s == "pending" and i not in leases]
+            assert (row is None) == (not free)
+            if row is not None:
+                assert row.id in free
+                leases[row.id] = a
+        elif op == "finish" and leases:
+            row_id = min(leases)
+            box.store.finish(row_id, a, None)
+            states[row_id] = a
+            del leases[row_id]
+        elif op == "release" and leases:
+            row_id = min(leases)
+            box.store.release(row_id, a, delay=0, code=None)
+            if leases[row_id] == a:
+                del leases[row_id]
+        counts = box.store.counts()
+        for state in ("pending", "delivered", "rejected"):
+            assert counts[state] == sum(1 for s in states.values() if s == state)
+        assert counts["leased"] == len(leases)
+
+
+# --- the pure rules -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("sqlite:///var/lib/app/outbox.db", "sqlite"),
+        ("sqlite:///tmp/with%20space.db", "sqlite"),
+        ("postgresql://app:pw@db.internal:5432/app", "postgresql"),
+        ("postgresql:///app?host=/var/run/postgresql", "postgresql"),
+        ("postgres://db/app", "postgresql"),
+    ],
+)
+def test_outbox_urls(url: str, kind: str) -> None:
+    assert parse_url(url)[0] == kind
+    if kind == "sqlite":
+        assert parse_url(url)[1].startswith("/")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://relative.db",
+        "sqlite:relative.db",
+        "sqlite://host/abs.db",
+        "sqlite:///abs.db?mode=ro",
+        "sqlite:///folder/",
+        "mysql://db/app",
+        "outbox.db",
+        "",
+    ],
+)
+def test_bad_outbox_urls_name_the_field(url: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_url(url)
+    assert caught.value.field == "outbox"
+
+
+def test_passwords_are_redacted() -> None:
+    assert redact_url("postgresql://app:hunter2@db/x") == "postgresql://app:***@db/x"
+    assert redact_url("postgresql:///x?host=/run") == "postgresql:///x?host=/run"
+    with pytest.raises(ValidationError) as caught:
+        parse_url("mysql://app:hunter2@db/x")
+    assert "hunter2" not in str(caught.value)
+
+
+def reply_error(status: int, code: str) -> CognitoError:
+    """The exception parse_response makes of a Cognito error reply."""
+    body = json.dumps({"__type": code, "message": "m"}).encode()
+    try:
+        parse_response(status, {"x-amzn-RequestId": "r"}, body)
+    except CognitoError as exc:
+        return exc
+    raise AssertionError("an error reply parsed as a success")
+
+
+@pytest.mark.parametrize(
+    ("error", "state", "cls"),
+    [
+        (None, "delivered", None),
+        (reply_error(400, "NotAuthorizedException"), "rejected", NotAuthorizedException),
+        (reply_error(400, "UserNotFoundException"), "rejected", UserNotFoundException),
+        (reply_error(400, "InvalidParameterException"), "rejected", InvalidParameterException),
+        (reply_error(400, "ResourceNotFoundException"), "rejected", ResourceNotFoundException),
+        (
+            reply_error(400, "UserPoolAddOnNotEnabledException"),
+            "rejected",
+            UserPoolAddOnNotEnabledException,
+        ),
+        (reply_error(400, "TooManyRequestsException"), "pending", TooManyRequestsException),
+        (reply_error(500, "InternalErrorException"), "pending", InternalErrorException),
+        (reply_error(503, "ServiceUnavailable"), "pending", ServiceError),
+        (TransportError("reset"), "pending", TransportError),
+        (RequestTimeoutError("slow"), "pending", RequestTimeoutError),
+        (ProtocolError("an HTML page", status_code=200), "pending", ProtocolError),
+    ],
+)
+def test_what_each_outcome_means(error: CognitoError | None, state: str, cls: Any) -> None:
+    if cls is not None:
+        assert isinstance(error, cls)
+    verdict = judge(error)
+    assert verdict.state == state
+    assert verdict.code is None or verdict.code.isidentifier()
+
+
+@pytest.mark.parametrize(
+    ("policy", "timeout", "worst"),
+    [
+        (RetryPolicy(max_attempts=1), Timeout.of(1), 1.0),
+        (RetryPolicy(max_attempts=3), Timeout(), 3 * 10 + 2 * 20),
+        (
+            RetryPolicy(max_attempts=3, max_retry_after=0, base_delay=1, max_delay=3),
+            Timeout.of(2),
+            6 + 1 + 2,
+        ),
+        (RetryPolicy(max_attempts=5, deadline=4), Timeout.of(2), 4 + 2),
+    ],
+)
+def test_the_worst_case_of_one_call(policy: RetryPolicy, timeout: Timeout, worst: float) -> None:
+    assert call_worst_case(policy, timeout) == pytest.approx(worst)
+
+
+@given(
+    attempts=st.integers(0, 100),
+    hint=st.none() | st.floats(0, 1e6),
+    rand=st.floats(0, 1, exclude_max=True),
+)
+def test_retry_delays_stay_within_bounds(attempts: int, hint: float | None, rand: float) -> None:
+    outbox = Outbox(url="sqlite:///x.db", retry_base=1.0, retry_max=300.0)
+    delay = retry_delay(attempts, outbox, hint, lambda: rand)
+    ceiling = min(300.0, 2.0 ** max(attempts - 1, 0))
+    assert ceiling / 2 <= delay <= 300.0
+    if hint is not None:
+        assert delay >= min(hint, 300.0)
