@@ -16,7 +16,9 @@ matches) and a console free of Content-Security-Policy reports; a control
 page (``/csp-probe``, the same page with an image, a script and a style
 attribute injected) shows that Chromium blocks and reports what the policy
 forbids, so that silence means something. One flow runs with JavaScript
-disabled: the pages have no script.
+disabled: the pages have no script. A second app keeps a SQLite outbox, with
+its lifespan deliverer running: throttled, a click gets the 202 "received"
+page, and the answer is delivered once the throttling ends.
 
 Without Chromium the test is skipped, except in CI (``CI=true``), where a
 missing browser is a failure: ``.ci/run`` installs it.
@@ -27,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -527,3 +530,70 @@ def test_the_browser_enforces_the_csp(page: Page, site: Site) -> None:
     for blocked in ("'img-src'", "'script-src'", "style-src"):
         assert any(blocked in report for report in reports), (blocked, reports)
     assert all(r.target != "/probe.png" for r in site.served.received())  # never fetched
+
+
+# --- with an outbox: throttled, the answer is kept and delivered later ------------------------
+
+
+@pytest.fixture(scope="module")
+def outbox_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """A second app, with a SQLite outbox and its lifespan deliverer running."""
+    from cognito_raw.links import Outbox
+    from tests.outbox_support import lifespan
+
+    fake = FakeCognito()
+    pool = fake.create_user_pool()
+    fake.create_user(pool, USERNAME)
+    folder = tmp_path_factory.mktemp("outbox")
+    outbox = Outbox(
+        url=f"sqlite://{folder / 'outbox.db'}",
+        retry_base=0.05,
+        retry_max=0.2,
+        poll_interval=0.05,
+    )
+    with fake.serve() as cognito_url:
+
+        @contextlib.asynccontextmanager
+        async def app() -> AsyncIterator[ASGIApp]:
+            retry = RetryPolicy(max_attempts=ATTEMPTS, base_delay=0.001, max_delay=0.005)
+            async with AsyncClient(endpoint_url=cognito_url, retry=retry, timeout=5) as client:
+                served = feedback_app(
+                    client=client,
+                    user_pool_ids=[pool],
+                    per_client_limit=RateLimit(rate=10, burst=100),
+                    outbox=outbox,
+                )
+                async with lifespan(served):
+                    yield served
+
+        with serve_asgi(app) as served:
+            yield Site(served=served, fake=fake, pool=pool)
+
+
+def test_throttled_the_answer_is_received_then_delivered(
+    driver: WebDriver, outbox_site: Site, artifacts: Path
+) -> None:
+    site = outbox_site
+    driver.delete_all_cookies()
+    page = Page(driver, artifacts)
+    page.console()
+    event = site.event()
+    site.fake.throttle(1_000_000)  # Cognito throttles everything for now
+    page.open(site.link(event, "invalid"))
+    page.click()
+    assert page.title == TEXTS.accepted_title
+    assert not page.has_button  # nothing to do: no "try again"
+    page.check("10-received")
+    assert site.applied(event) == (None, 0)
+    assert site.calls_for(event) >= ATTEMPTS  # the inline call met throttling
+    site.fake.clear_faults()
+    # The app's own deliverer sends it once the throttling ends.
+    deadline = time.monotonic() + WAIT
+    while site.applied(event) == (None, 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert site.applied(event) == ("Invalid", 1)
+    page.driver.back()
+    assert page.title == TEXTS.confirm_invalid_title
+    page.click()
+    assert page.title == TEXTS.already_recorded_title
+    assert site.applied(event) == ("Invalid", 1)
