@@ -24,6 +24,9 @@ imports or garbage weigh on another's numbers):
 4. Memory: peak RSS of a process making one call; RSS and tracked objects
    after 100,000 calls through one client vs after 1,000 (the sync Client on
    httpx.MockTransport, and the AsyncClient's own transport over loopback).
+5. The feedback app's outbox: clicks accepted per second with durable
+   commits (SQLite, PostgreSQL) and the delivery rate at a configured limit
+   (``_outbox.py``).
 
 aiobotocore cannot share an environment with the project's pinned botocore
 (every aiobotocore release pins an older botocore), so it runs under its own
@@ -51,6 +54,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import _outbox
 import _server
 from _coldstart import PEAK_RSS, PROGRAMS
 from _worker import REQUEST_ID
@@ -769,7 +773,7 @@ def versions(aio_python: str | None, aio_where: str, server: _server.Server | No
 # -- main ------------------------------------------------------------------------------
 
 
-SECTIONS = ("cold", "cpu", "throughput", "memory")
+SECTIONS = ("cold", "cpu", "throughput", "memory", "outbox")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -814,6 +818,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("cpu", lambda: per_call(report, plan)),
             ("throughput", lambda: throughput(report, plan, server, aio_python)),
             ("memory", lambda: memory(report, plan, server.url)),
+            # 5. The feedback app's outbox (benchmarks/_outbox.py).
+            (
+                "outbox",
+                lambda: [report.add(Row(**r)) for r in _outbox.measure(args.quick, report.note)],
+            ),
         ]
         for name, step in steps:
             if name in sections:
