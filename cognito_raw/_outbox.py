@@ -514,6 +514,7 @@ class Deliverer:
         self.tally = Tally()
         self._stop = anyio.Event()
         self._dirty = False
+        self._scrub_later = False
 
     async def db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a blocking store method in a worker thread."""
@@ -565,6 +566,9 @@ class Deliverer:
                     self.tally.delivered += 1
                 else:
                     self.tally.rejected += 1
+                if not self._scrub_later:
+                    # No housekeeper to scrub soon (an app without a lifespan).
+                    await self.scrub()
         log_outcome(row, verdict.state, verdict.code)
 
     async def housekeeping(self) -> None:
@@ -588,6 +592,7 @@ class Deliverer:
 
     async def run(self) -> None:
         """Deliver due rows until ``stop``; ``concurrency`` workers share the bucket."""
+        self._scrub_later = True
         async with self._anyio.create_task_group() as group:
             group.start_soon(self._housekeeper)
             for _ in range(self.outbox.concurrency):
@@ -595,6 +600,8 @@ class Deliverer:
             await self._stop.wait()
             # Workers finish the call in hand; the housekeeper just stops.
             group.cancel_scope.cancel()
+        with self._anyio.CancelScope(shield=True):
+            await self.scrub()
 
     async def _housekeeper(self) -> None:
         while not self._stop.is_set():
@@ -644,6 +651,7 @@ class Deliverer:
     async def drain(self) -> dict[str, int]:
         """Try every pending row once; wait for others' leases to end; return the counts."""
         await self.housekeeping()
+        self._scrub_later = True  # scrubbed once, at the end
         tried: set[int] = set()
         cursor = 0
         while True:
@@ -659,6 +667,7 @@ class Deliverer:
                 await self._anyio.sleep(min(left for _, left in rest) + 0.05)
             for row_id in free:
                 await self._try(tried, only=row_id)
+        self._scrub_later = False
         await self.housekeeping()
         counts: dict[str, int] = await self.db(self.store.counts)
         return counts
