@@ -67,7 +67,7 @@ from ._links_url import (
     request_from_fields,
 )
 from ._model import FeedbackValue, UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
-from ._outbox import Outbox
+from ._outbox import Outbox, dedupe_material
 
 if TYPE_CHECKING:
     from ._links_outbox import OutboxFlow
@@ -604,16 +604,8 @@ class FeedbackApp:
     # -- once, and only once ----------------------------------------------------------------
 
     def _digest(self, request: UpdateAuthEventFeedbackRequest) -> bytes:
-        material = "\0".join(
-            (
-                request.user_pool_id,
-                request.event_id,
-                str(request.feedback_value),
-                request.username,
-                request.feedback_token,
-            )
-        )
-        return hashlib.blake2b(material.encode("utf-8"), key=self._key, digest_size=16).digest()
+        material = dedupe_material(request)
+        return hashlib.blake2b(material, key=self._key, digest_size=16).digest()
 
     def _forget_old(self, now: float) -> None:
         while self._recorded:

@@ -68,6 +68,7 @@ __all__ = [
     "Store",
     "Verdict",
     "call_worst_case",
+    "dedupe_material",
     "digest",
     "open_store",
     "redact_url",
@@ -199,6 +200,18 @@ def redact_url(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
+def dedupe_material(request: UpdateAuthEventFeedbackRequest) -> bytes:
+    """What makes two submissions the same: the five fields, NUL-separated (keyed digests only)."""
+    fields = (
+        request.user_pool_id,
+        request.event_id,
+        str(request.feedback_value),
+        request.username,
+        request.feedback_token,
+    )
+    return "\0".join(fields).encode("utf-8")
+
+
 def digest(key: bytes, request: UpdateAuthEventFeedbackRequest) -> bytes:
     """HMAC-SHA256 of the five fields under the outbox's key: one value per link and answer.
 
@@ -206,16 +219,7 @@ def digest(key: bytes, request: UpdateAuthEventFeedbackRequest) -> bytes:
     checked against a guessed username or token by anyone without it; the
     token is itself a long random secret.
     """
-    material = "\0".join(
-        (
-            request.user_pool_id,
-            request.event_id,
-            str(request.feedback_value),
-            request.username,
-            request.feedback_token,
-        )
-    )
-    return hmac.new(key, material.encode("utf-8"), hashlib.sha256).digest()
+    return hmac.new(key, dedupe_material(request), hashlib.sha256).digest()
 
 
 def new_key() -> bytes:

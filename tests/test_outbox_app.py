@@ -8,10 +8,11 @@ recorded (``feedback_history``, ``requests``) and what the outbox holds.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,16 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
         yield found
 
 
+@contextlib.asynccontextmanager
+async def fake_client(fake: FakeCognito) -> AsyncIterator[AsyncClient]:
+    """The app's client: a real AsyncClient, reaching the fake in process."""
+    async with (
+        httpx.AsyncClient(transport=fake.transport) as http,
+        AsyncClient(http_client=http, retry=RETRY, timeout=2) as client,
+    ):
+        yield client
+
+
 def run(
     mode: str,
     body: Callable[[Rig], Awaitable[None]],
@@ -52,10 +63,7 @@ def run(
     options.setdefault("per_client_limit", RateLimit(rate=1, burst=50))
 
     async def main() -> None:
-        async with (
-            httpx.AsyncClient(transport=fake.transport) as http,
-            AsyncClient(http_client=http, retry=RETRY, timeout=2) as client,
-        ):
+        async with fake_client(fake) as client:
             app = feedback_app(client=client, user_pool_ids=[event.user_pool_id], **options)
             transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 50000))
             try:
@@ -66,6 +74,28 @@ def run(
 
     anyio.run(main)
     return fake
+
+
+def events_for(fake: FakeCognito, count: int, username: str = "alice") -> list[AuthEvent]:
+    """``count`` risky sign-ins of one new user in a new pool."""
+    pool = fake.create_user_pool()
+    fake.create_user(pool, username)
+    return [fake.create_auth_event(pool, username) for _ in range(count)]
+
+
+def run_wave(
+    body: Callable[[Rig], Awaitable[None]], fake: FakeCognito, events: list[AuthEvent], url: str
+) -> None:
+    """``run`` with limits roomy enough for a wave of clicks from one address."""
+    run(
+        "transport",
+        body,
+        fake=fake,
+        event=events[0],
+        outbox=url,
+        global_limit=ROOMY,
+        per_client_limit=ROOMY,
+    )
 
 
 def counts(url: str) -> dict[str, int]:
@@ -79,10 +109,7 @@ def counts(url: str) -> dict[str, int]:
 
 async def drain_all(fake: FakeCognito, url: str, **settings: Any) -> dict[str, int]:
     """``cognito-raw outbox deliver``'s work, through an in-process client."""
-    async with (
-        httpx.AsyncClient(transport=fake.transport) as http,
-        AsyncClient(http_client=http, retry=RETRY, timeout=2) as client,
-    ):
+    async with fake_client(fake) as client:
         found, _ = await drain(Outbox(url=url, **settings), client, rate=10_000, burst=10_000)
         return found
 
@@ -171,9 +198,7 @@ def test_a_transient_failure_is_accepted_then_delivered(url: str, fault: str) ->
 
 def test_a_spent_global_limit_is_accepted_without_a_call(url: str) -> None:
     fake = FakeCognito()
-    pool = fake.create_user_pool()
-    fake.create_user(pool, "alice")
-    events = [fake.create_auth_event(pool, "alice") for _ in range(4)]
+    events = events_for(fake, 4)
 
     async def body(rig: Rig) -> None:
         pages = [await rig.submit(await rig.confirm(rig.link(event=e))) for e in events]
@@ -233,9 +258,7 @@ def test_the_throttled_burst(url: str) -> None:
     # call throttled. All are accepted (202) and pending; once the
     # throttling ends, each is delivered exactly once with its value.
     fake = FakeCognito()
-    pool = fake.create_user_pool()
-    fake.create_user(pool, "alice")
-    events = [fake.create_auth_event(pool, "alice") for _ in range(200)]
+    events = events_for(fake, 200)
     values = ["valid" if i % 3 else "invalid" for i in range(200)]
     fake.throttle(1_000_000)
 
@@ -258,15 +281,7 @@ def test_the_throttled_burst(url: str) -> None:
         fake.clear_faults()
         assert (await drain_all(fake, url))["pending"] == 0
 
-    run(
-        "transport",
-        body,
-        fake=fake,
-        event=events[0],
-        outbox=url,
-        global_limit=ROOMY,
-        per_client_limit=ROOMY,
-    )
+    run_wave(body, fake, events, url)
     expected = sorted(
         (e.event_id, "Valid" if v == "valid" else "Invalid")
         for e, v in zip(events, values, strict=True)
@@ -285,10 +300,7 @@ def test_the_lifespan_deliverer_sends_what_is_pending(url: str) -> None:
     fake.throttle(3)  # the inline call's three attempts
 
     async def main() -> None:
-        async with (
-            httpx.AsyncClient(transport=fake.transport) as http,
-            AsyncClient(http_client=http, retry=RETRY, timeout=2) as client,
-        ):
+        async with fake_client(fake) as client:
             app = feedback_app(
                 client=client,
                 user_pool_ids=[event.user_pool_id],
@@ -369,10 +381,8 @@ def test_a_submission_past_max_age_expires_and_is_logged(
 def test_secrets_leave_the_sqlite_files_after_delivery(tmp_path: Path) -> None:
     url = f"sqlite://{tmp_path / 'outbox.db'}"
     fake = FakeCognito()
-    pool = fake.create_user_pool()
     username = "secret-user-9f8e7d"
-    fake.create_user(pool, username)
-    events = [fake.create_auth_event(pool, username) for _ in range(30)]
+    events = events_for(fake, 30, username)
     fake.throttle(1_000_000)
 
     def leaked() -> set[bytes]:
@@ -391,15 +401,7 @@ def test_secrets_leave_the_sqlite_files_after_delivery(tmp_path: Path) -> None:
         fake.clear_faults()
         assert (await drain_all(fake, url))["pending"] == 0
 
-    run(
-        "transport",
-        body,
-        fake=fake,
-        event=events[0],
-        outbox=url,
-        global_limit=ROOMY,
-        per_client_limit=ROOMY,
-    )
+    run_wave(body, fake, events, url)
     assert len(fake.feedback_history) == 30
     assert leaked() == set()
     with sqlite3.connect(str(tmp_path / "outbox.db")) as conn:
