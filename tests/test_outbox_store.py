@@ -262,39 +262,56 @@ def test_any_sequence_keeps_the_invariants(ops: list[tuple[str, Any, Any]]) -> N
         assert (user is None) == (token is None) == (state != "pending")
 
 
-def _replay(box: Opened, ops: list[tuple[str, Any, Any]]) -> None:
-    # The model: which rows exist (by link and answer), their state, who leases them.
-    states: dict[int, str] = {}
-    leases: dict[int, str] = {}
-    ids: dict[tuple[int, str], int] = {}
-    for op, a, b in ops:
-        if op == "add":
-            added = box.add(a, b)
-            assert added.new == ((a, b) not in ids)
-            ids.setdefault((a, b), added.id)
-            states.setdefault(added.id, "pending")
-            assert added.state == states[added.id]
-        elif op == "claim":
-            row = box.store.claim(owner=a, lease=60, due_only=b)
-            free = [i for i, s in states.items() if s == "pending" and i not in leases]
-            assert (row is None) == (not free)
-            if row is not None:
-                assert row.id in free
-                leases[row.id] = a
-        elif op == "finish" and leases:
-            row_id = min(leases)
-            box.store.finish(row_id, a, None)
-            states[row_id] = a
-            del leases[row_id]
-        elif op == "release" and leases:
-            row_id = min(leases)
-            box.store.release(row_id, a, delay=0, code=None)
-            if leases[row_id] == a:
-                del leases[row_id]
-        counts = box.store.counts()
+class _Model:
+    """What the store should hold: rows by link and answer, their state, their leases."""
+
+    def __init__(self, box: Opened) -> None:
+        self.box = box
+        self.states: dict[int, str] = {}
+        self.leases: dict[int, str] = {}
+        self.ids: dict[tuple[int, str], int] = {}
+
+    def add(self, n: int, value: str) -> None:
+        added = self.box.add(n, value)
+        assert added.new == ((n, value) not in self.ids)
+        self.ids.setdefault((n, value), added.id)
+        self.states.setdefault(added.id, "pending")
+        assert added.state == self.states[added.id]
+
+    def claim(self, owner: str, due_only: bool) -> None:
+        row = self.box.store.claim(owner=owner, lease=60, due_only=due_only)
+        free = [i for i, s in self.states.items() if s == "pending" and i not in self.leases]
+        assert (row is None) == (not free)
+        if row is not None:
+            assert row.id in free
+            self.leases[row.id] = owner
+
+    def finish(self, state: str, _: object) -> None:
+        if self.leases:
+            row_id = min(self.leases)
+            self.box.store.finish(row_id, state, None)
+            self.states[row_id] = state
+            del self.leases[row_id]
+
+    def release(self, owner: str, _: object) -> None:
+        if self.leases:
+            row_id = min(self.leases)
+            self.box.store.release(row_id, owner, delay=0, code=None)
+            if self.leases[row_id] == owner:
+                del self.leases[row_id]
+
+    def check(self) -> None:
+        counts = self.box.store.counts()
         for state in ("pending", "delivered", "rejected"):
-            assert counts[state] == sum(1 for s in states.values() if s == state)
-        assert counts["leased"] == len(leases)
+            assert counts[state] == sum(1 for s in self.states.values() if s == state)
+        assert counts["leased"] == len(self.leases)
+
+
+def _replay(box: Opened, ops: list[tuple[str, Any, Any]]) -> None:
+    model = _Model(box)
+    for op, a, b in ops:
+        getattr(model, op)(a, b)
+        model.check()
 
 
 # --- the pure rules -----------------------------------------------------------------------------
