@@ -197,14 +197,14 @@ class OutboxFlow:
         except OutboxError as exc:
             _LOG.error("feedback POST not stored: %s", exc)
             if not spent:
-                self._bucket.refund(now)
+                self._bucket.give_back()
             flight.outcome = FeedbackOutcome.UNAVAILABLE
             flight.done.set()
             await show(flight.outcome)
             return
         if not added.new or spent:
             if not spent:
-                self._bucket.refund(now)
+                self._bucket.give_back()
             _log_stored(request, added.state if not added.new else "queued")
             flight.outcome = _BY_STATE.get(added.state, FeedbackOutcome.ERROR)
             flight.done.set()

@@ -428,11 +428,12 @@ def lease_for(outbox: Outbox, client: object) -> float:
     """The lease a deliverer takes: ``outbox.lease``, or the client's worst case plus a margin."""
     if outbox.lease is not None:
         return outbox.lease
-    # Only a cognito_raw client says what its worst case is; if the client
-    # module is not loaded, the client is not one (and httpx stays unloaded).
-    module = sys.modules.get("cognito_raw._client")
-    if module is not None and isinstance(client, module._Base):
-        return call_worst_case(client._policy, client._timeout) + _LEASE_MARGIN
+    # Only a cognito_raw client says what its worst case is (its ShellConfig);
+    # if that module is not loaded, the client is not one.
+    module = sys.modules.get("cognito_raw._shell")
+    config = getattr(client, "_config", None)
+    if module is not None and isinstance(config, module.ShellConfig):
+        return call_worst_case(config.policy, config.timeout) + _LEASE_MARGIN
     return _DEFAULT_LEASE
 
 
@@ -530,7 +531,7 @@ class Deliverer:
 
     async def _take_slot(self) -> bool:
         # Queue for a slot of the shared bucket; False if stopped meanwhile.
-        wait = self.bucket.reserve(self.clock())
+        wait = self.bucket.reserve(self.clock()) or 0.0
         if wait > 0:
             with self._anyio.move_on_after(wait):
                 await self._stop.wait()

@@ -428,3 +428,23 @@ def test_retry_delays_stay_within_bounds(attempts: int, hint: float | None, rand
     assert ceiling / 2 <= delay <= 300.0
     if hint is not None:
         assert delay >= min(hint, 300.0)
+
+
+def test_the_lease_comes_from_the_clients_policy() -> None:
+    import anyio
+
+    from cognito_raw import AsyncClient
+    from cognito_raw._outbox import lease_for
+
+    outbox = Outbox(url="sqlite:///x.db")
+
+    async def main() -> tuple[float, float, float]:
+        async with AsyncClient(timeout=1, retry=RetryPolicy(max_attempts=1)) as one:
+            async with AsyncClient(timeout=Timeout.of(2), retry=RetryPolicy()) as default:
+                return lease_for(outbox, one), lease_for(outbox, default), lease_for(outbox, None)
+
+    one, default, other = anyio.run(main)
+    assert one == pytest.approx(1 + 2)  # one attempt of 1 s, plus the margin
+    assert default == pytest.approx(3 * 2 + 2 * 20 + 2)
+    assert other == 60.0  # not a cognito_raw client: a fixed lease
+    assert lease_for(Outbox(url="sqlite:///x.db", lease=5), None) == 5
