@@ -14,9 +14,9 @@ on the same link is recognised without keeping the secrets.
 
 One delivery at a time per row: a deliverer leases a row before calling
 Cognito (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN
-IMMEDIATE`` on SQLite), and the lease outlasts the worst-case duration of
-one call under the client's retry policy, which each call is also cut to. A
-deliverer killed mid-call leaves its lease to expire; the row is then sent
+IMMEDIATE`` on SQLite) for the worst-case duration of one call under the
+client's timeout and retry policy, and cuts the call short just before the
+lease ends. A deliverer killed mid-call leaves its lease to expire; the row is then sent
 again, so delivery is at least once and, for the rows in flight at a crash,
 at most once more (UpdateAuthEventFeedback is idempotent).
 
@@ -83,10 +83,11 @@ EXPIRED: Final = "expired"
 STATES: Final = (PENDING, DELIVERED, REJECTED, EXPIRED)
 FINAL_STATES: Final = (DELIVERED, REJECTED, EXPIRED)
 
-# What a lease adds to the worst-case call: scheduling, the database round
-# trips around the call, and clock differences between hosts sharing a
-# PostgreSQL outbox (the lease is on the database's clock there).
-_LEASE_MARGIN: Final = 2.0
+# How much sooner than its lease a call is cut short: the database round trip
+# that records it, and scheduling. Leases and cuts are both durations from the
+# claim, so clock differences between hosts do not matter (the lease is on the
+# database's clock, the cut on the deliverer's).
+_CUT_MARGIN: Final = 2.0
 # Without a cognito_raw client to derive it from, a lease this long.
 _DEFAULT_LEASE: Final = 60.0
 _CODE_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}")
@@ -123,7 +124,8 @@ class Outbox:
       work that other processes added.
     - ``lease`` (seconds): how long a delivery owns its row. By default the
       worst-case duration of one call under a cognito_raw client's timeout
-      and retry policy (``call_worst_case``) plus 2 s, else 60 s.
+      and retry policy (``call_worst_case``), else 60 s. Each call is cut
+      short a little before its lease ends (transient: retried later).
     - ``keep_final`` (seconds, 7 days): how long the digest of a final
       submission is kept, so that a late second click still reads
       "already recorded".
@@ -414,13 +416,13 @@ def call_worst_case(policy: RetryPolicy, timeout: Timeout) -> float:
 
     Every attempt may use its whole ``timeout.total``, and every wait between
     attempts its longest backoff or ``max_retry_after``; a policy
-    ``deadline`` caps the sum.
+    ``deadline`` caps the sum (no attempt or wait runs past it).
     """
     total = policy.max_attempts * timeout.total
     for retry in range(1, policy.max_attempts):
         total += max(policy.backoff(retry, 1.0), policy.max_retry_after)
     if policy.deadline is not None:
-        total = min(total, policy.deadline + timeout.total)
+        total = min(total, policy.deadline)
     return total
 
 
@@ -433,7 +435,7 @@ def lease_for(outbox: Outbox, client: object) -> float:
     module = sys.modules.get("cognito_raw._shell")
     config = getattr(client, "_config", None)
     if module is not None and isinstance(config, module.ShellConfig):
-        return call_worst_case(config.policy, config.timeout) + _LEASE_MARGIN
+        return call_worst_case(config.policy, config.timeout)
     return _DEFAULT_LEASE
 
 
@@ -515,7 +517,7 @@ class Deliverer:
         self.lease = lease_for(outbox, client)
         # A call is cut short before its lease ends, so no other deliverer
         # can take the row while this one may still be sending it.
-        self.call_limit = max(self.lease - _LEASE_MARGIN, self.lease / 2)
+        self.call_limit = self.lease - min(_CUT_MARGIN, self.lease / 4)
         self.tally = Tally()
         self._stop = anyio.Event()
         self._dirty = False

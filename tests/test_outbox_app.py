@@ -456,3 +456,29 @@ def test_outbox_settings_are_checked() -> None:
         Outbox(url="sqlite:///tmp/x.db", max_age=float("nan"))
     assert "hunter2" not in repr(Outbox(url="postgresql://u:hunter2@db/x"))
     assert RetryPolicy  # the client's policy is what each call retries under
+
+
+def test_a_call_is_cut_short_before_its_lease_ends(url: str) -> None:
+    # A reply slower than the lease: the deliverer gives up on it before the
+    # lease runs out (so no other deliverer can be sending the row at the
+    # same time), and the row stays pending for a later call.
+    fake = FakeCognito()
+    (event,) = events_for(fake, 1)
+
+    async def body(rig: Rig) -> None:
+        rig.fake.throttle(3)  # the inline call: pending
+        assert (await rig.submit(await rig.confirm(rig.link(event=event)))).status_code == 202
+        rig.fake.delay(1.5)
+        started = time.monotonic()
+        found = await drain_all(rig.fake, url, lease=0.6)
+        assert time.monotonic() - started < 1.2
+        assert found["pending"] == 1
+
+    run("transport", body, fake=fake, event=event, outbox=url)
+    store = open_store(url)
+    try:
+        store.open()
+        ((_, left),) = store.waiting()
+    finally:
+        store.close()
+    assert left == 0  # released, not left leased

@@ -32,7 +32,7 @@ ENV = {
     **os.environ,
     "PYTHONPATH": str(Path(cognito_raw.__file__).resolve().parent.parent),
 }
-# One attempt of at most 1 s per call: a lease of 3 s, so a dead deliverer's
+# One attempt of at most 1 s per call: a lease of 1 s, so a dead deliverer's
 # rows come free quickly.
 FAST = ["--timeout", "1", "--max-attempts", "1", "--rate", "1000", "--burst", "1000"]
 LIMIT = 60.0
