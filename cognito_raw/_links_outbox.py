@@ -147,7 +147,7 @@ class OutboxFlow:
         await send({"type": "lifespan.shutdown.complete"})
 
     async def aclose(self) -> None:
-        """Close the store's connections (it reopens if used again)."""
+        """Close the store's connections."""
         await anyio.to_thread.run_sync(self.store.close)
 
     # -- a POST -------------------------------------------------------------------------

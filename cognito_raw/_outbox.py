@@ -344,13 +344,17 @@ class Store(Protocol):
         ...
 
 
-def open_store(url: str) -> Store:
-    """The store for an outbox URL (nothing is opened yet: see ``Store.open``)."""
+def open_store(url: str, *, create: bool = True) -> Store:
+    """The store for an outbox URL (nothing is opened yet: see ``Store.open``).
+
+    Without ``create``, a SQLite file that does not exist yet is an
+    ``OutboxError`` at ``open`` (a mistyped path is not a new, empty outbox).
+    """
     kind, where = parse_url(url)
     if kind == "sqlite":
         from ._outbox_sqlite import SQLiteStore  # noqa: PLC0415 - sqlite3 only when used
 
-        return SQLiteStore(where)
+        return SQLiteStore(where, create=create)
     from ._outbox_pg import PostgresStore  # noqa: PLC0415 - psycopg only when used
 
     return PostgresStore(where)
@@ -703,16 +707,17 @@ class Deliverer:
 
 
 async def drain(
-    outbox: Outbox, client: Sender, *, rate: float, burst: int
+    outbox: Outbox, client: Sender, *, rate: float, burst: int, create: bool = True
 ) -> tuple[dict[str, int], Tally]:
     """Open the outbox, try every pending row once within ``rate``, close it.
 
     Returns the counts by state afterwards and what this run did. Raises
-    ``OutboxError`` if the database cannot be used.
+    ``OutboxError`` if the database cannot be used (or, without ``create``,
+    if a SQLite outbox does not exist).
     """
     import anyio  # noqa: PLC0415 - see Deliverer
 
-    store = open_store(outbox.url)
+    store = open_store(outbox.url, create=create)
     try:
         await anyio.to_thread.run_sync(store.open)
         deliverer = Deliverer(

@@ -84,7 +84,7 @@ def run_outbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """
     outbox = _outbox(args)
     if args.action == "status":
-        store = open_store(outbox.url)
+        store = open_store(outbox.url, create=False)
         try:
             store.open()
             counts = store.counts()
@@ -135,6 +135,6 @@ def _run_drain(args: argparse.Namespace, outbox: Outbox) -> tuple[dict[str, int]
             timeout=Timeout.of(args.timeout),
             retry=RetryPolicy(max_attempts=args.max_attempts),
         ) as client:
-            return await drain(outbox, client, rate=args.rate, burst=args.burst)
+            return await drain(outbox, client, rate=args.rate, burst=args.burst, create=False)
 
     return anyio.run(main)

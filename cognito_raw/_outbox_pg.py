@@ -132,7 +132,7 @@ class PostgresStore(SQLStore):
             self._made -= 1
 
     @contextlib.contextmanager
-    def transaction(self, op: str) -> Iterator[Transaction]:
+    def transaction(self, op: str, *, write: bool = True) -> Iterator[Transaction]:
         """One transaction on a pooled connection; a broken connection is dropped."""
         if self._closed:
             raise OutboxError(f"{op}: the outbox is closed")
@@ -149,7 +149,7 @@ class PostgresStore(SQLStore):
             # the row, username and token included.
             raise OutboxError(f"{op}: {type(exc).__name__} (SQLSTATE {exc.sqlstate})") from None
         finally:
-            if keep and not conn.closed:
+            if keep and not conn.closed and not self._closed:
                 self._idle.put(conn)
             else:
                 conn.close()

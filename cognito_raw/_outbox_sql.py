@@ -65,8 +65,12 @@ class SQLStore:
     greatest: str = "max"
 
     @contextlib.contextmanager
-    def transaction(self, op: str) -> Iterator[Transaction]:
-        """A transaction (committed on success); driver errors as ``OutboxError``."""
+    def transaction(self, op: str, *, write: bool = True) -> Iterator[Transaction]:
+        """A transaction (committed on success); driver errors as ``OutboxError``.
+
+        ``write=False`` promises only reads, which SQLite then runs without
+        taking the write lock.
+        """
         raise NotImplementedError  # pragma: no cover - each backend has its own
         yield
 
@@ -208,7 +212,7 @@ class SQLStore:
 
     def counts(self) -> dict[str, int]:
         """See ``Store.counts``."""
-        with self.transaction("count submissions") as tx:
+        with self.transaction("count submissions", write=False) as tx:
             rows = tx.rows(
                 f"SELECT state, count(*), sum(CASE WHEN state = 'pending' AND lease_until > :now "
                 f"THEN 1 ELSE 0 END) FROM {TABLE} GROUP BY state",
@@ -223,7 +227,7 @@ class SQLStore:
 
     def next_due(self) -> float | None:
         """See ``Store.next_due``."""
-        with self.transaction("look for due submissions") as tx:
+        with self.transaction("look for due submissions", write=False) as tx:
             rows = tx.rows(
                 f"SELECT min({self.greatest}(next_at, lease_until)) FROM {TABLE} "
                 "WHERE state = 'pending'",
@@ -235,7 +239,7 @@ class SQLStore:
 
     def waiting(self) -> list[tuple[int, float]]:
         """See ``Store.waiting``."""
-        with self.transaction("list pending submissions") as tx:
+        with self.transaction("list pending submissions", write=False) as tx:
             rows = tx.rows(
                 f"SELECT id, lease_until FROM {TABLE} WHERE state = 'pending' ORDER BY id", {}
             )

@@ -69,8 +69,11 @@ class SQLiteStore(SQLStore):
     schema = _SCHEMA
     greatest = "max"
 
-    def __init__(self, path: str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, path: str, *, create: bool = True, clock: Callable[[], float] = time.time
+    ) -> None:
         self.path = path
+        self._create = create
         self._clock = clock
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
@@ -89,14 +92,7 @@ class SQLiteStore(SQLStore):
     def _connect(self) -> sqlite3.Connection:
         if self._conn is not None:
             return self._conn
-        try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        except FileExistsError:
-            pass
-        except OSError as exc:
-            raise OutboxError(f"cannot create the outbox file: {exc.strerror}") from exc
-        else:
-            os.close(fd)
+        self._make_private()
         try:
             conn = sqlite3.connect(
                 self.path, timeout=_BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
@@ -113,13 +109,37 @@ class SQLiteStore(SQLStore):
         self._conn = conn
         return conn
 
+    def _make_private(self) -> None:
+        # Created 0600 (SQLite gives -wal and -shm the same mode); an
+        # existing file readable by others is made private before use.
+        if not os.path.exists(self.path):
+            if not self._create:
+                raise OutboxError(f"no outbox at {self.path}")
+            try:
+                os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            except FileExistsError:
+                pass  # another process made it first
+            except OSError as exc:
+                raise OutboxError(f"cannot create the outbox file: {exc.strerror}") from exc
+        for path in (self.path, f"{self.path}-wal", f"{self.path}-shm"):
+            try:
+                if os.stat(path).st_mode & 0o077:
+                    os.chmod(path, 0o600)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise OutboxError(
+                    f"the outbox file {path} is open to other users and cannot be made "
+                    f"private: {exc.strerror}"
+                ) from exc
+
     @contextlib.contextmanager
-    def transaction(self, op: str) -> Iterator[Transaction]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT``, one at a time in this process."""
+    def transaction(self, op: str, *, write: bool = True) -> Iterator[Transaction]:
+        """``BEGIN IMMEDIATE`` (``BEGIN`` to only read) ... ``COMMIT``, one at a time here."""
         with self._lock:
             conn = self._connect()
             try:
-                cursor = conn.execute("BEGIN IMMEDIATE")
+                cursor = conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
                     yield _Tx(cursor, self._clock())
                 except BaseException:

@@ -149,9 +149,12 @@ def test_bad_input_is_exit_2_naming_the_field(
 
 
 def test_an_unusable_database_is_exit_9_without_the_password(tmp_path: Path) -> None:
-    code, _, err = cli("outbox", "status", "--db", f"sqlite://{tmp_path}/no/such/dir.db")
-    assert code == 9
-    assert "cannot create the outbox file" in err
+    # A mistyped path is not a new, empty outbox.
+    for action in ("status", "deliver"):
+        code, _, err = cli("outbox", action, "--db", f"sqlite://{tmp_path}/typo.db")
+        assert code == 9
+        assert "no outbox at" in err
+        assert not (tmp_path / "typo.db").exists()
     pytest.importorskip("psycopg")
     bad = f"postgresql://user:hunter2@127.0.0.1:1/db?host={tmp_path}&connect_timeout=2"
     code, _, err = cli("outbox", "status", "--db", bad)

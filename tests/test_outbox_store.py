@@ -234,6 +234,18 @@ def test_the_sqlite_file_is_private(tmp_path: Path) -> None:
         store.close()
 
 
+def test_an_existing_file_open_to_others_is_made_private(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    path.touch(mode=0o644)
+    path.chmod(0o644)
+    store = open_store(f"sqlite://{path}")
+    try:
+        store.open()
+    finally:
+        store.close()
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
 # --- a property: any sequence of operations keeps the invariants -----------------------------
 
 _OPS = st.lists(
