@@ -460,3 +460,39 @@ def test_the_lease_comes_from_the_clients_policy() -> None:
     assert default == pytest.approx(3 * 2 + 2 * 20)
     assert other == 60.0  # not a cognito_raw client: a fixed lease
     assert lease_for(Outbox(url="sqlite:///x.db", lease=5), None) == 5
+
+
+_IMPORT_PROBE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import cognito_raw
+assert "sqlite3" not in sys.modules and "psycopg" not in sys.modules
+from cognito_raw.links import feedback_app
+
+class Sender:
+    async def send(self, request):
+        raise AssertionError
+
+feedback_app(client=Sender(), user_pool_ids=["us-east-1_AbC"])
+for heavy in ("sqlite3", "psycopg", "anyio", "httpx"):
+    assert heavy not in sys.modules, heavy  # no outbox, no database driver
+feedback_app(client=Sender(), user_pool_ids=["us-east-1_AbC"], outbox="sqlite:///tmp/x.db")
+assert "psycopg" not in sys.modules  # only the backend in use
+print("ok")
+"""
+
+
+def test_database_drivers_load_only_when_used() -> None:
+    import subprocess
+    import sys
+
+    import cognito_raw
+
+    parent = str(Path(cognito_raw.__file__).resolve().parent.parent)
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", _IMPORT_PROBE, parent],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == "ok"
