@@ -23,6 +23,9 @@ Why each defence:
   once; the map is bounded. Only Cognito calls spend the global token
   bucket; every POST spends its client's.
 - Nothing logged carries the username or the token.
+- With an outbox (``_links_outbox``), a valid submission is committed to a
+  database before any answer, and a transient failure answers 202 "received"
+  instead of "try again": the deliverer sends it later.
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ import argparse
 import json
 import logging
 import os
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
-from ._links_app import RateLimit
-from ._outbox import STATES, Outbox, open_store
+if TYPE_CHECKING:
+    from ._outbox import Outbox
 
 __all__ = ["OUTBOX_ENV", "UsageError", "add_parser", "run_outbox"]
 
@@ -67,6 +67,10 @@ def add_parser(commands: Any, *, epilog: str) -> None:
 
 
 def _outbox(args: argparse.Namespace) -> Outbox:
+    # Imported here: building the parser for any command loads none of this.
+    from ._links_app import RateLimit  # noqa: PLC0415
+    from ._outbox import Outbox  # noqa: PLC0415
+
     url = args.db or os.environ.get(OUTBOX_ENV, "")
     if not url:
         raise UsageError(f"no outbox: use --db URL or ${OUTBOX_ENV}")
@@ -82,6 +86,8 @@ def run_outbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     Raises ``UsageError`` or ``ValidationError`` for bad input and
     ``OutboxError`` when the database cannot be used.
     """
+    from ._outbox import STATES, open_store  # noqa: PLC0415 - see _outbox
+
     outbox = _outbox(args)
     if args.action == "status":
         store = open_store(outbox.url, create=False)
@@ -99,6 +105,8 @@ def run_outbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _deliver(args: argparse.Namespace, outbox: Outbox, out: TextIO, err: TextIO) -> int:
+    from ._outbox import STATES  # noqa: PLC0415 - see _outbox
+
     handler = logging.StreamHandler(err)
     handler.setFormatter(logging.Formatter("cognito-raw: %(message)s"))
     logger = logging.getLogger("cognito_raw.outbox")
