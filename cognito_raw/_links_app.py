@@ -31,6 +31,7 @@ Why each defence:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import hashlib
 import hmac
@@ -298,6 +299,18 @@ class FeedbackApp:
         """Close the outbox's database connections; the ASGI lifespan's shutdown does this."""
         if self._outbox is not None:
             await self._outbox.aclose()
+
+    def lifespan(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """The app's lifespan as ``async with``: the outbox's deliverer runs inside it.
+
+        For hosts that do not pass lifespan events to a mounted app
+        (Starlette's and FastAPI's ``Mount``: Kludex/starlette#649): enter it
+        in the host's own lifespan. ``OutboxError`` if the outbox cannot be
+        opened; without an outbox it does nothing.
+        """
+        if self._outbox is None:
+            return contextlib.nullcontext()
+        return self._outbox.running()
 
     # -- ASGI -------------------------------------------------------------------------------
 

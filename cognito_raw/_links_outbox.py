@@ -16,8 +16,9 @@ is in flight share its outcome.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
@@ -132,19 +133,30 @@ class OutboxFlow:
         if message["type"] != "lifespan.startup":  # pragma: no cover - a server bug
             return
         try:
-            deliverer = await self.start()
+            await self.start()
         except OutboxError as exc:
             _LOG.error("feedback outbox unavailable at startup: %s", exc)
             await send({"type": "lifespan.startup.failed", "message": str(exc)})
             return
-        async with anyio.create_task_group() as group:
-            group.start_soon(deliverer.run)
+        async with self.running():
             await send({"type": "lifespan.startup.complete"})
             while (await receive())["type"] != "lifespan.shutdown":
                 pass
-            deliverer.stop()
-        await self.aclose()
         await send({"type": "lifespan.shutdown.complete"})
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Open the outbox and run the deliverer for the block; stop it and close after."""
+        deliverer = await self.start()
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(deliverer.run)
+                try:
+                    yield
+                finally:
+                    deliverer.stop()
+        finally:
+            await self.aclose()
 
     async def aclose(self) -> None:
         """Close the store's connections."""

@@ -25,7 +25,7 @@ import pytest
 from cognito_raw import AsyncClient, RetryPolicy
 from cognito_raw._outbox import Outbox, drain, open_store
 from cognito_raw.cli import main
-from cognito_raw.links import FeedbackTexts, RateLimit, feedback_app
+from cognito_raw.links import FeedbackApp, FeedbackTexts, RateLimit, feedback_app
 from cognito_raw.testing import AuthEvent, FakeCognito
 from tests.outbox_support import BACKENDS, lifespan, outbox_url, sqlite_files
 from tests.test_feedback_app import check_security_headers, title_of
@@ -300,7 +300,27 @@ def test_the_throttled_burst(url: str) -> None:
 # --- the background deliverer -----------------------------------------------------------------
 
 
-def test_the_lifespan_deliverer_sends_what_is_pending(url: str) -> None:
+def mounted(app: FeedbackApp) -> Any:
+    """A host app that keeps lifespan events to itself, as Starlette's Mount does.
+
+    It enters ``app.lifespan()`` in its own lifespan and routes HTTP to ``app``.
+    """
+
+    async def host(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+        await receive()  # startup
+        async with app.lifespan():
+            await send({"type": "lifespan.startup.complete"})
+            await receive()  # shutdown
+        await send({"type": "lifespan.shutdown.complete"})
+
+    return host
+
+
+@pytest.mark.parametrize("host", ["asgi-lifespan", "mounted"])
+def test_the_lifespan_deliverer_sends_what_is_pending(url: str, host: str) -> None:
     fake = FakeCognito()
     event = fake.seed()
     fake.throttle(3)  # the inline call's three attempts
@@ -313,7 +333,7 @@ def test_the_lifespan_deliverer_sends_what_is_pending(url: str) -> None:
                 per_client_limit=ROOMY,
                 outbox=Outbox(url=url, retry_base=0.05, retry_max=0.1, poll_interval=0.05),
             )
-            async with lifespan(app):
+            async with lifespan(app if host == "asgi-lifespan" else mounted(app)):
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as browser:
                     rig = Rig(fake=fake, event=event, app=app, browser=browser)
@@ -353,6 +373,18 @@ def test_an_outbox_that_cannot_open_fails_startup_and_says_try_again(tmp_path: P
                 pass
 
     anyio.run(startup)
+
+
+def test_without_an_outbox_the_lifespan_does_nothing() -> None:
+    async def main() -> None:
+        app = feedback_app(client=_NoSender(), user_pool_ids=["us-east-1_AbC"])
+        async with app.lifespan():
+            pass
+        async with lifespan(app):
+            pass
+        await app.aclose()
+
+    anyio.run(main)
 
 
 class _NoSender:
