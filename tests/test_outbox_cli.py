@@ -195,7 +195,7 @@ def test_two_deliverers_at_once_send_each_submission_once(url: str) -> None:
     fake = FakeCognito()
     events = fill(url, fake, 40)
     with fake.serve() as endpoint:
-        fake.delay(0.05, n=10_000)  # long enough for the two runs to overlap
+        fake.delay(0.1, n=10_000)  # 4 s of calls: the two runs overlap
         runs = [deliverer(url, endpoint), deliverer(url, endpoint)]
         results = [run.communicate(timeout=LIMIT) for run in runs]
     for run, (_, err) in zip(runs, results, strict=True):
