@@ -541,7 +541,10 @@ class Deliverer:
         if wait > 0:
             with self._anyio.move_on_after(wait):
                 await self._stop.wait()
-        return not self._stop.is_set()
+        if self._stop.is_set():
+            self.bucket.give_back()
+            return False
+        return True
 
     async def deliver(self, row: Pending) -> str:
         """Send one leased row and record the verdict; return the row's new state."""
@@ -640,11 +643,13 @@ class Deliverer:
             return False
         if not await self._take_slot():
             return False
-        row = await self.db(self.store.claim, owner=self.owner, lease=self.lease)
-        if row is None:
-            self.bucket.give_back()
-            return False
+        # Shielded from the claim on: a shutdown lets the call in hand finish
+        # rather than leave a claimed row to wait out its lease.
         with self._anyio.CancelScope(shield=True):
+            row = await self.db(self.store.claim, owner=self.owner, lease=self.lease)
+            if row is None:
+                self.bucket.give_back()
+                return False
             await self.deliver(row)
         return True
 
