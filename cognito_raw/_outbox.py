@@ -173,7 +173,11 @@ def parse_url(url: str) -> tuple[str, str]:
     """
     if not isinstance(url, str):
         raise ValidationError(field="outbox", rule="must be a URL string")
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port may fail too
+    except ValueError:
+        raise ValidationError(field="outbox", rule="not a valid URL") from None
     scheme = parts.scheme.lower()
     if scheme == "sqlite":
         path = urllib.parse.unquote(parts.path)
@@ -194,7 +198,10 @@ def parse_url(url: str) -> tuple[str, str]:
 
 def redact_url(url: str) -> str:
     """The URL with any password replaced by ``***``, for messages."""
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "<not a valid URL>"
     if parts.password is None:
         return url
     host = parts.netloc.rpartition("@")[2]

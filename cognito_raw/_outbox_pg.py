@@ -23,6 +23,7 @@ import contextlib
 import queue
 import re
 import threading
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -123,9 +124,16 @@ class PostgresStore(SQLStore):
             )
         except self._psycopg.Error as exc:
             self._forget()
-            # libpq's message names the host and the reason, never the password.
-            raise OutboxError(f"cannot connect to the outbox: {exc}") from None
+            # libpq's message names the host and the reason; a URL it cannot
+            # parse may be quoted, so any password in it is masked.
+            raise OutboxError(f"cannot connect to the outbox: {self._mask(str(exc))}") from None
         return conn
+
+    def _mask(self, text: str) -> str:
+        password = urllib.parse.urlsplit(self._url).password
+        for secret in {password, urllib.parse.unquote(password or "")} - {None, ""}:
+            text = text.replace(str(secret), "***")
+        return text
 
     def _forget(self) -> None:
         with self._count_lock:

@@ -42,6 +42,7 @@ from cognito_raw import (
 )
 from cognito_raw._outbox import (
     Outbox,
+    OutboxError,
     Store,
     call_worst_case,
     digest,
@@ -353,6 +354,8 @@ def test_outbox_urls(url: str, kind: str) -> None:
         "sqlite://host/abs.db",
         "sqlite:///abs.db?mode=ro",
         "sqlite:///folder/",
+        "postgresql://app:hunter2@[::1/db",
+        "postgresql://app:hunter2@db:99999999/db",
         "mysql://db/app",
         "outbox.db",
         "",
@@ -362,6 +365,7 @@ def test_bad_outbox_urls_name_the_field(url: str) -> None:
     with pytest.raises(ValidationError) as caught:
         parse_url(url)
     assert caught.value.field == "outbox"
+    assert "hunter2" not in str(caught.value)
 
 
 def test_passwords_are_redacted() -> None:
@@ -496,3 +500,21 @@ def test_database_drivers_load_only_when_used() -> None:
         check=True,
     ).stdout
     assert out.strip() == "ok"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://app:hunter2@127.0.0.1:1/db?connect_timeout=2",
+        "postgresql://app:hunter%252@127.0.0.1:1/db?connect_timeout=2&bad%zz=1",
+        "postgresql://app:hunter%zz@127.0.0.1:1/db",  # libpq quotes the bad token
+    ],
+)
+def test_connection_errors_never_show_the_password(url: str) -> None:
+    pytest.importorskip("psycopg")
+    store = open_store(url)
+    with pytest.raises(OutboxError) as caught:
+        store.open()
+    assert "hunter" not in str(caught.value)
+    assert "hunter" not in repr(store)
+    assert caught.value.__cause__ is None
