@@ -44,12 +44,9 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from ._bucket import TokenBucket
 from ._errors import (
     CognitoError,
-    InvalidParameterException,
-    NotAuthorizedException,
     ProtocolError,
     ServiceError,
     TransportError,
-    UserNotFoundException,
     ValidationError,
 )
 from ._model import UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
@@ -382,26 +379,26 @@ class Verdict:
 def judge(error: CognitoError | None) -> Verdict:
     """What a call's result means for its row.
 
-    Success is ``delivered``. A definite answer about the link or its pool
-    (an expired or wrong token, an unknown user or pool, threat protection
-    off, a bad parameter) is ``rejected``: sending it again cannot help.
-    Everything else (throttling, 5xx, network errors, timeouts, a reply that
-    is not Cognito's, e.g. a proxy's error page) stays ``pending``.
+    Success is ``delivered``. A definite answer from Cognito about the link
+    or its pool, one of the operation's modeled errors that is not
+    retryable (an expired or wrong token, an unknown user or pool, threat
+    protection off, a bad parameter), is ``rejected``: sending it again
+    cannot help. Everything else stays ``pending``: throttling, 5xx, network
+    errors, timeouts, and replies that are not Cognito's answer (a proxy's
+    or firewall's HTML page, an unmodeled code).
     """
     if error is None:
         return Verdict(DELIVERED)
     code = _safe_code(error)
-    if isinstance(
-        error, NotAuthorizedException | UserNotFoundException | InvalidParameterException
-    ):
-        return Verdict(REJECTED, code)
     if isinstance(error, ServiceError):
         if error.retryable:
             return Verdict(PENDING, code, error.retry_after)
-        return Verdict(REJECTED, code)
+        # The modeled errors have their own classes; a bare ServiceError is
+        # a reply Cognito's model does not describe.
+        return Verdict(PENDING if type(error) is ServiceError else REJECTED, code)
     if isinstance(error, TransportError | ProtocolError):
         return Verdict(PENDING, code)
-    return Verdict(REJECTED, code)
+    return Verdict(REJECTED, code)  # ValidationError: a stored row that is no longer valid
 
 
 def _safe_code(error: CognitoError) -> str:

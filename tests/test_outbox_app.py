@@ -9,9 +9,11 @@ recorded (``feedback_history``, ``requests``) and what the outbox holds.
 from __future__ import annotations
 
 import contextlib
+import html
 import io
 import json
 import logging
+import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,7 +27,7 @@ import pytest
 from cognito_raw import AsyncClient, RetryPolicy
 from cognito_raw._outbox import Outbox, drain, open_store
 from cognito_raw.cli import main
-from cognito_raw.links import FeedbackApp, FeedbackTexts, RateLimit, feedback_app
+from cognito_raw.links import FeedbackApp, FeedbackTexts, RateLimit, feedback_app, make_link
 from cognito_raw.testing import AuthEvent, FakeCognito
 from tests.outbox_support import BACKENDS, lifespan, outbox_url, sqlite_files
 from tests.test_feedback_app import check_security_headers, title_of
@@ -520,3 +522,74 @@ def test_a_call_is_cut_short_before_its_lease_ends(url: str) -> None:
     finally:
         store.close()
     assert left == 0  # released, not left leased
+
+
+def test_outbox_pages_and_logs_hold_no_secrets_even_when_replies_echo_them(url: str) -> None:
+    # test_secrets's feedback-app check, with an outbox: a loopback "Cognito"
+    # answers in turn delivered, expired, throttled, a 500 and an HTML page,
+    # each echoing the secrets; then a drain delivers what was kept.
+    from tests import faultserver
+    from tests.faultserver import json_reply
+    from tests.test_secrets import (
+        APP_ORIGIN,
+        POOL,
+        every_log_record,
+        fixed_secrets,
+        page_leaks,
+        rendered,
+    )
+
+    s = fixed_secrets(6)
+    script = [
+        json_reply(200, {}),
+        json_reply(400, {"__type": "NotAuthorizedException", "message": s.echo}),
+        *[json_reply(400, {"__type": "TooManyRequestsException", "message": s.echo})] * 2,
+        *[json_reply(500, {"__type": "InternalErrorException", "message": s.echo})] * 2,
+        json_reply(403, f"<html>{s.echo}</html>".encode()),
+        json_reply(200, {}),
+    ]
+    pages: list[httpx.Response] = []
+
+    async def main(endpoint: str) -> None:
+        retry = RetryPolicy(max_attempts=2, base_delay=0.001, max_delay=0.002)
+        async with AsyncClient(endpoint_url=endpoint, retry=retry) as client:
+            app = feedback_app(
+                client=client,
+                user_pool_ids=[POOL],
+                per_client_limit=ROOMY,
+                global_limit=ROOMY,
+                outbox=url,
+            )
+            transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 5000))
+            async with httpx.AsyncClient(transport=transport, base_url=APP_ORIGIN) as http:
+                for i in range(5):
+                    link = make_link(
+                        APP_ORIGIN + "/f",
+                        user_pool_id=POOL,
+                        username=s.username,
+                        event_id=f"event-{i}",
+                        feedback_token=s.token,
+                        value="invalid" if i % 2 else "valid",
+                    )
+                    page = await http.get(link.removeprefix(APP_ORIGIN))
+                    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', page.text))
+                    form = {k: html.unescape(v) for k, v in fields.items()}
+                    pages.append(
+                        await http.post(
+                            "/f?", data=form, headers={"sec-fetch-site": "same-origin"}
+                        )
+                    )
+            await drain(Outbox(url=url), client, rate=1000, burst=1000)
+            await app.aclose()
+
+    with every_log_record() as records, faultserver.serve(*script) as server:
+        anyio.run(main, server.url)
+    # Delivered, expired, kept (throttled), kept (500), kept (a firewall's page).
+    assert [p.status_code for p in pages] == [200, 400, 202, 202, 202]
+    assert counts(url)["delivered"] == 4
+    for page in pages:
+        assert page_leaks(s, page) == [], page.text
+    ours = [r for r in records if r.name.startswith("cognito_raw")]
+    assert any(r.name == "cognito_raw.outbox" for r in ours)  # the control
+    for record in ours:
+        assert s.leaks(rendered(record)) == [], rendered(record)

@@ -376,9 +376,9 @@ def test_passwords_are_redacted() -> None:
     assert "hunter2" not in str(caught.value)
 
 
-def reply_error(status: int, code: str) -> CognitoError:
-    """The exception parse_response makes of a Cognito error reply."""
-    body = json.dumps({"__type": code, "message": "m"}).encode()
+def reply_error(status: int, code: str, body: bytes | None = None) -> CognitoError:
+    """The exception parse_response makes of an error reply (Cognito's form unless ``body``)."""
+    body = json.dumps({"__type": code, "message": "m"}).encode() if body is None else body
     try:
         parse_response(status, {"x-amzn-RequestId": "r"}, body)
     except CognitoError as exc:
@@ -402,6 +402,10 @@ def reply_error(status: int, code: str) -> CognitoError:
         (reply_error(400, "TooManyRequestsException"), "pending", TooManyRequestsException),
         (reply_error(500, "InternalErrorException"), "pending", InternalErrorException),
         (reply_error(503, "ServiceUnavailable"), "pending", ServiceError),
+        (reply_error(400, "SomethingUnmodeled"), "pending", ServiceError),
+        (reply_error(404, "BadRequest"), "pending", ServiceError),
+        (reply_error(403, "", b"<html>a firewall's page</html>"), "pending", ServiceError),
+        (reply_error(400, "OperationNotEnabledException"), "rejected", ServiceError),
         (TransportError("reset"), "pending", TransportError),
         (RequestTimeoutError("slow"), "pending", RequestTimeoutError),
         (ProtocolError("an HTML page", status_code=200), "pending", ProtocolError),
