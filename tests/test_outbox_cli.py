@@ -41,7 +41,10 @@ LIMIT = 60.0
 @pytest.fixture(params=BACKENDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with outbox_url(request.param, tmp_path) as found:
-        yield found
+        try:
+            yield found
+        finally:
+            stop_deliverers()
 
 
 def fill(url: str, fake: FakeCognito, count: int) -> list[AuthEvent]:
@@ -66,8 +69,20 @@ def cli(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+def stop_deliverers() -> None:
+    """Kill what a failed test left running (before its database goes away)."""
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=LIMIT)
+
+
 def deliverer(url: str, endpoint: str, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [
             *(sys.executable, "-m", "cognito_raw", "outbox", "deliver", "--db", url),
             *("--endpoint-url", endpoint, "--json", *FAST, *extra),
@@ -77,6 +92,8 @@ def deliverer(url: str, endpoint: str, *extra: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+    _STARTED.append(process)
+    return process
 
 
 def applications(fake: FakeCognito) -> Counter[str]:
