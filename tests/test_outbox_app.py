@@ -495,6 +495,11 @@ def test_outbox_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="max_age"):
         Outbox(url="sqlite:///tmp/x.db", max_age=float("nan"))
     assert "hunter2" not in repr(Outbox(url="postgresql://u:hunter2@db/x"))
+    with pytest.raises(ValueError, match="outbox") as caught:
+        feedback_app(
+            client=_NoSender(), user_pool_ids=["us-east-1_AbC"], outbox="mysql://u:hunter2@db/x"
+        )
+    assert "hunter2" not in str(caught.value)
     assert RetryPolicy  # the client's policy is what each call retries under
 
 
