@@ -1,7 +1,8 @@
 """The durable outbox: what a submission is at rest, and how pending ones are delivered.
 
-Owns the storage interface (``Store``, implemented by ``_outbox_sqlite`` over
-the standard library's ``sqlite3`` and by ``_outbox_pg`` over psycopg 3), the
+Owns the storage interface (``Store``: its SQL is ``_outbox_sql``'s, run by
+``_outbox_sqlite`` over the standard library's ``sqlite3`` and by
+``_outbox_pg`` over psycopg 3), the
 outbox settings (``Outbox``), the keyed digest that deduplicates clicks, the
 verdict on each delivery attempt, and ``Deliverer``, the one loop that both
 the feedback app's background task and ``cognito-raw outbox deliver`` run.
@@ -16,9 +17,9 @@ One delivery at a time per row: a deliverer leases a row before calling
 Cognito (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN
 IMMEDIATE`` on SQLite) for the worst-case duration of one call under the
 client's timeout and retry policy, and cuts the call short just before the
-lease ends. A deliverer killed mid-call leaves its lease to expire; the row is then sent
-again, so delivery is at least once and, for the rows in flight at a crash,
-at most once more (UpdateAuthEventFeedback is idempotent).
+lease ends. A deliverer killed mid-call leaves its lease to expire; the row
+is then sent again, so delivery is at least once and, for the rows in flight
+at a crash, at most once more (UpdateAuthEventFeedback is idempotent).
 
 Nothing here logs, or puts into an exception, a username, a token or a
 database URL's password.
