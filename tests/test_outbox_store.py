@@ -124,7 +124,7 @@ def test_a_new_row_may_start_leased_to_its_adder(opened: Opened) -> None:
 
 def test_a_lease_excludes_others_until_it_runs_out(opened: Opened) -> None:
     opened.add(1)
-    row = opened.store.claim(owner="a", lease=0.3)
+    row = opened.store.claim(owner="a", lease=1.0)
     assert row is not None
     assert (row.attempts, row.username, row.feedback_token) == (
         1,
@@ -133,9 +133,9 @@ def test_a_lease_excludes_others_until_it_runs_out(opened: Opened) -> None:
     )
     assert "token-1" not in repr(row)
     assert "user-1" not in repr(row)
-    assert opened.store.claim(owner="b", lease=0.3) is None
-    assert opened.store.claim(owner="b", lease=0.3, due_only=False) is None
-    time.sleep(0.4)
+    assert opened.store.claim(owner="b", lease=30) is None
+    assert opened.store.claim(owner="b", lease=30, due_only=False) is None
+    time.sleep(1.1)
     again = opened.store.claim(owner="b", lease=30)
     assert again is not None
     assert (again.id, again.attempts) == (row.id, 2)
