@@ -422,7 +422,7 @@ def test_secrets_leave_the_sqlite_files_after_delivery(tmp_path: Path) -> None:
     url = f"sqlite://{tmp_path / 'outbox.db'}"
     fake = FakeCognito()
     username = "secret-user-9f8e7d"
-    events = events_for(fake, 30, username)
+    events = events_for(fake, 120, username)  # pages split and are freed
     fake.throttle(1_000_000)
 
     def leaked() -> set[bytes]:
@@ -442,7 +442,7 @@ def test_secrets_leave_the_sqlite_files_after_delivery(tmp_path: Path) -> None:
         assert (await drain_all(fake, url))["pending"] == 0
 
     run_wave(body, fake, events, url)
-    assert len(fake.feedback_history) == 30
+    assert len(fake.feedback_history) == 120
     assert leaked() == set()
     with sqlite3.connect(str(tmp_path / "outbox.db")) as conn:
         rows = conn.execute(
