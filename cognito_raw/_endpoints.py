@@ -31,6 +31,7 @@ from cognito_raw._errors import ValidationError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final
+    from urllib.parse import SplitResult
 
 __all__ = [
     "PARTITIONS",
@@ -426,12 +427,24 @@ def _checked_url(url: str, allow_http: bool) -> str:
 
 
 def _check_endpoint_url(url: str, *, allow_http: bool = False) -> str:
-    # Imported here, not at the top, so that importing the core costs only re
-    # and typing; a custom endpoint is checked once per client, if at all.
-    from urllib.parse import urlsplit  # noqa: PLC0415 - see above
-
     if not isinstance(url, str):
         raise _bad_url(f"must be a string, got {type(url).__name__}")
+    _check_characters(url)
+    parts, port = _split(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise _bad_url(f"scheme must be http or https, got {_preview(url)}")
+    _check_authority(parts, port, url)
+    host, loopback = _host_and_loopback(
+        parts.hostname or "", bracketed=parts.netloc.startswith("[")
+    )
+    if scheme == "http" and not loopback and not allow_http:
+        raise _bad_url(_LOOPBACK_RULE)
+    netloc = host if port is None else f"{host}:{port}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def _check_characters(url: str) -> None:
     # urlsplit silently drops tabs and newlines and strips leading spaces and
     # control characters, and some HTTP stacks read "\" as "/": refuse them all
     # rather than send a URL other than the one that was checked.
@@ -443,14 +456,21 @@ def _check_endpoint_url(url: str, *, allow_http: bool = False) -> str:
         raise _bad_url("must not have a fragment")
     if "?" in url:
         raise _bad_url("must not have a query")
+
+
+def _split(url: str) -> tuple[SplitResult, int | None]:
+    # Imported here, not at the top, so that importing the core costs only re
+    # and typing; a custom endpoint is checked once per client, if at all.
+    from urllib.parse import urlsplit  # noqa: PLC0415 - see above
+
     try:
         parts = urlsplit(url)
-        port = parts.port
+        return parts, parts.port
     except ValueError:
         raise _bad_url(f"is not a valid URL (bad host or port): {_preview(url)}") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise _bad_url(f"scheme must be http or https, got {_preview(url)}")
+
+
+def _check_authority(parts: SplitResult, port: int | None, url: str) -> None:
     if "@" in parts.netloc:
         raise _bad_url("must not contain user info (user:password@)")
     if _NETLOC.fullmatch(parts.netloc) is None:
@@ -459,8 +479,3 @@ def _check_endpoint_url(url: str, *, allow_http: bool = False) -> str:
         raise _bad_url(f"must have a host, got {_preview(url)}")
     if port == 0:
         raise _bad_url("port must be from 1 to 65535")
-    host, loopback = _host_and_loopback(parts.hostname, bracketed=parts.netloc.startswith("["))
-    if scheme == "http" and not loopback and not allow_http:
-        raise _bad_url(_LOOPBACK_RULE)
-    netloc = host if port is None else f"{host}:{port}"
-    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
