@@ -33,7 +33,15 @@ from ._version import __version__
 if TYPE_CHECKING:
     from ._model import UpdateAuthEventFeedbackResponse
 
-__all__ = ["EXIT_CODES", "TOKEN_ENV", "exit_code", "main", "run", "show_request"]
+__all__ = [
+    "EXIT_CODES",
+    "TOKEN_ENV",
+    "describe_error",
+    "exit_code",
+    "main",
+    "run",
+    "show_request",
+]
 
 TOKEN_ENV: Final = "COGNITO_FEEDBACK_TOKEN"  # noqa: S105 - a variable name
 
@@ -77,6 +85,19 @@ def exit_code(error: CognitoError) -> int:
     if isinstance(error, ProtocolError):
         return EXIT_NOT_COGNITO
     return EXIT_SERVICE_ERROR
+
+
+def describe_error(error: CognitoError) -> str:
+    """One line for a person: what failed, each name said once.
+
+    A ``ServiceError``'s text already starts with its code (or says it has
+    none), and a modeled error's class is named after its code: prefixing the
+    class name would repeat it. Other errors are prefixed with their class
+    (``RequestTimeoutError: ...``), which their text does not carry.
+    """
+    if isinstance(error, ServiceError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
 
 
 _EPILOG = "exit codes:\n" + "\n".join(f"  {code}  {text}" for code, text in EXIT_CODES.items())
@@ -258,7 +279,7 @@ def _feedback(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO)
             f"(request ID {result.request_id}, {result.attempts} attempt(s))\n"
         )
     if failure is not None:
-        err.write(f"cognito-raw: {type(failure).__name__}: {failure}\n")
+        err.write(f"cognito-raw: {describe_error(failure)}\n")
     return code
 
 

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from cognito_raw import cli
+from cognito_raw import (
+    CognitoError,
+    NotAuthorizedException,
+    ProtocolError,
+    RequestTimeoutError,
+    ServiceError,
+    cli,
+)
 from tests import loopback
 from tests.loopback import error, reply
 
@@ -225,3 +232,36 @@ def _drive_fake_server(server: subprocess.Popen[str]) -> None:
     finally:
         server.send_signal(signal.SIGINT)
         assert server.wait(timeout=10) == 0
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (
+            NotAuthorizedException(code="NotAuthorizedException", message="m", status_code=400),
+            "NotAuthorizedException: m (HTTP 400)",
+        ),
+        (
+            ServiceError(code="ThrottlingException", message="Rate exceeded", status_code=400),
+            "ThrottlingException: Rate exceeded (HTTP 400)",
+        ),
+        (
+            ServiceError(code=None, message=None, status_code=503),
+            "error reply without a code (HTTP 503)",
+        ),
+        (RequestTimeoutError("read timed out"), "RequestTimeoutError: read timed out"),
+        (ProtocolError("unexpected HTTP 302"), "ProtocolError: unexpected HTTP 302"),
+    ],
+)
+def test_describe_error_names_each_thing_once(error: CognitoError, line: str) -> None:
+    assert cli.describe_error(error) == line
+
+
+def test_an_error_reply_is_one_line_without_the_class_name_twice() -> None:
+    # The reported line: "cognito-raw: NotAuthorizedException: NotAuthorizedException: ..."
+    with loopback.serve(error("NotAuthorizedException", "Invalid token.")) as server:
+        done = run([*BASE, "--endpoint-url", server.url])
+    assert done.returncode == cli.EXIT_TOKEN_REJECTED
+    assert done.stderr.startswith("cognito-raw: NotAuthorizedException: Invalid token. (HTTP 400")
+    assert done.stderr.count("NotAuthorizedException") == 1
+    assert done.stderr.count("\n") == 1
