@@ -180,17 +180,23 @@ class ProtocolError(CognitoError):
 class ServiceError(CognitoError):
     """Cognito (or something in front of it) answered with an error.
 
-    ``code`` is the sanitised error code, or ``None`` when the reply carried
-    none; ``retryable`` is the core's verdict, which the clients' retry loop
-    follows. ``attempts`` and ``errors`` are filled in by the clients.
+    ``code`` is the sanitised error code and ``message`` the reply's own
+    message, each ``None`` when the reply carried none (an empty body, an HTML
+    page): neither ever holds a text of ours. ``hint`` is what the core
+    noticed about such a reply ("the reply body is empty"), for people: only
+    ``str()`` shows it. ``retryable`` is the core's verdict, which the
+    clients' retry loop follows; ``retry_after`` the server's requested delay
+    in seconds, or ``None``. ``attempts`` and ``errors`` are filled in by the
+    clients.
     """
 
     code: str | None
-    message: str
+    message: str | None
     status_code: int
     request_id: str | None
     retryable: bool
     retry_after: float | None
+    hint: str | None
     attempts: int
     errors: tuple[CognitoError, ...]
 
@@ -198,11 +204,12 @@ class ServiceError(CognitoError):
         self,
         *,
         code: str | None,
-        message: str,
+        message: str | None,
         status_code: int,
         request_id: str | None = None,
         retryable: bool = False,
         retry_after: float | None = None,
+        hint: str | None = None,
         attempts: int = 1,
         errors: tuple[CognitoError, ...] = (),
     ) -> None:
@@ -212,9 +219,10 @@ class ServiceError(CognitoError):
         self.request_id = request_id
         self.retryable = retryable
         self.retry_after = retry_after
+        self.hint = hint
         self.attempts = attempts
         self.errors = errors
-        super().__init__(message)
+        super().__init__(message or "")
 
     def _kwargs(self) -> dict[str, Any]:
         return {
@@ -224,6 +232,7 @@ class ServiceError(CognitoError):
             "request_id": self.request_id,
             "retryable": self.retryable,
             "retry_after": self.retry_after,
+            "hint": self.hint,
             "attempts": self.attempts,
             "errors": self.errors,
         }
@@ -234,6 +243,8 @@ class ServiceError(CognitoError):
             parts.append(f"request ID {self.request_id}")
         if self.attempts > 1:
             parts.append(f"after {self.attempts} attempts")
+        if self.hint:
+            parts.append(self.hint)
         head = self.code or "error reply without a code"
         text = f"{head}: {self.message}" if self.message else head
         return f"{text} ({', '.join(parts)})"

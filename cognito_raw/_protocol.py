@@ -3,12 +3,12 @@
 ``build_request`` turns a request object into method, URL, headers and body;
 ``parse_response`` turns status, headers and body into a response or raises.
 Every client, the CLI and the fake drive these two; nothing else in the package
-knows the wire. Facts and sources: ../shared/PROTOCOL.md.
+knows the wire. Each rule names its public source where it is applied.
 """
 
 from __future__ import annotations
 
-import math
+import re
 import sys
 from collections.abc import Iterable, Mapping
 
@@ -315,12 +315,17 @@ def _json_body(pool: object, user: object, event: object, token: object, value: 
 
 
 def sanitize_error_code(raw: str) -> str:
-    """Reduce a wire error code to its shape name (Smithy awsJson1.1 rules).
+    """Reduce a wire error code to its shape name.
 
-    Keep what precedes the first ``:`` (a URI suffix), then what follows the
-    last ``#`` (a namespace). Idempotent: the result has neither character.
+    Keep what precedes the first ``,`` (a proxy in front may have added a
+    second code, joined with a comma: the first is the service's), then what
+    precedes the first ``:`` (a URI suffix), then what follows the last ``#``
+    (a namespace). The AWS SDK for JavaScript v3 cuts in this order
+    (aws/aws-sdk-js-v3 PR #3852); the ``:`` and ``#`` rules are Smithy's
+    awsJson1.1 ones. Idempotent: the result has none of the three characters.
     """
-    code = raw.split(":", 1)[0]
+    code = raw.split(",", 1)[0]
+    code = code.split(":", 1)[0]
     code = code.rpartition("#")[2]
     return code.strip()
 
@@ -343,17 +348,43 @@ def is_retryable(code: str | None, status_code: int, message: str = "") -> bool:
 
 
 def _header_dict(headers: Headers) -> dict[str, str]:
-    # Any mapping (dict, httpx.Headers) or an iterable of pairs, str or bytes.
+    # Any mapping (dict, httpx.Headers) or an iterable of pairs, str or bytes;
+    # names lower-cased. A name that repeats keeps its first entry (the
+    # header rule: see _first_value).
     items = headers.items() if hasattr(headers, "items") else headers
     out: dict[str, str] = {}
     for name, value in items:
         if name.__class__ is str and value.__class__ is str:  # the usual case, cheaply
-            out[name.lower()] = value
+            out.setdefault(name.lower(), value)
             continue
         key = name.decode("latin-1") if isinstance(name, bytes) else name
         text = value.decode("latin-1") if isinstance(value, bytes) else value
-        out[key.lower()] = text
+        out.setdefault(key.lower(), text)
     return out
+
+
+def _first_value(headers: Mapping[str, str], name: str) -> str | None:
+    # The one rule for every header the core reads as a token or a number
+    # (x-amzn-ErrorType, x-amzn-RequestId, x-amz-request-id, Retry-After,
+    # x-amz-retry-after): the first value counts. A header sent twice arrives
+    # as two entries or, once an HTTP stack has folded it (RFC 9110 5.3;
+    # httpx's Headers.get and .items() do), as one entry joined with ",":
+    # _header_dict keeps the first entry, and this keeps what precedes its
+    # first ",". The service's own value comes first; a proxy or gateway in
+    # front appends its own (the AWS SDK for JavaScript v3 and Amplify read
+    # x-amzn-ErrorType the same way: aws/aws-sdk-js-v3 PR #3852). An empty
+    # first value is absent. (Retry-After's HTTP-date form holds a comma,
+    # "Wed, 21 Oct 2015 07:28:00 GMT"; the core ignores that form anyway,
+    # having no trusted clock, so the cut loses nothing that was used.)
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    # Only HTTP's optional whitespace (RFC 9110 5.6.3) is trimmed.
+    return raw.split(",", 1)[0].strip(" \t") or None
+
+
+def _request_id(headers: Mapping[str, str]) -> str | None:
+    return _first_value(headers, "x-amzn-requestid") or _first_value(headers, "x-amz-request-id")
 
 
 def _success_request_id(headers: Headers) -> str | None:
@@ -366,26 +397,26 @@ def _success_request_id(headers: Headers) -> str | None:
             if len(name) == 16:
                 key = name.decode("latin-1") if isinstance(name, bytes) else name
                 text = value.decode("latin-1") if isinstance(value, bytes) else value
-                found[key.lower()] = text
-        return found.get("x-amzn-requestid") or found.get("x-amz-request-id") or None
-    h = _header_dict(headers)
-    return h.get("x-amzn-requestid") or h.get("x-amz-request-id") or None
+                found.setdefault(key.lower(), text)
+        return _request_id(found)
+    return _request_id(_header_dict(headers))
 
 
-def _parse_retry_after(headers: dict[str, str]) -> float | None:
-    # x-amz-retry-after is in milliseconds (the AWS SDKs' convention);
-    # Retry-After in seconds. HTTP-date forms are ignored: without a trusted
-    # clock the core cannot turn them into a delay.
+# Retry-After is delay-seconds, 1*DIGIT (RFC 9110 10.2.3); the AWS SDKs send
+# x-amz-retry-after as whole milliseconds. A fraction is tolerated; anything
+# else (signs, exponents, "1_0", "nan", non-ASCII digits, which float() and
+# int() would accept) is not a delay. The length bound keeps the number finite.
+_DELAY_RE: Final = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?", re.ASCII)
+
+
+def _parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    # x-amz-retry-after is in milliseconds; Retry-After in seconds. HTTP-date
+    # forms are ignored: without a trusted clock the core cannot turn them
+    # into a delay.
     for name, scale in (("x-amz-retry-after", 0.001), ("retry-after", 1.0)):
-        raw = headers.get(name)
-        if raw is None:
-            continue
-        try:
-            value = float(raw.strip()) * scale
-        except ValueError:
-            continue
-        if math.isfinite(value) and value >= 0:
-            return value
+        raw = _first_value(headers, name)
+        if raw is not None and _DELAY_RE.fullmatch(raw):
+            return float(raw) * scale
     return None
 
 
@@ -432,6 +463,14 @@ def parse_response(
     ``X-Amzn-ErrorType``, else body ``code``, else body ``__type``), or a
     plain ``ServiceError``. Anything that is not a Cognito answer (a 1xx or
     3xx, a 2xx whose body is not a JSON object) raises ``ProtocolError``.
+
+    ``.code`` and ``.message`` say what the reply carried, ``None`` when it
+    carried none: the message is the body's ``message`` (else ``Message``),
+    else the first ``x-amzn-ErrorMessage`` header, never a text of ours.
+    What the core noticed about a reply without one (an empty body, HTML)
+    goes into ``.hint``, shown by ``str()`` only. Of every header read as a
+    token or a number the first value counts, in the repeated and the
+    comma-joined form alike (``_first_value`` states the rule).
     ``secrets`` (the username and token sent) are scrubbed from messages.
     Total: for any input it returns or raises a ``CognitoError``.
     """
@@ -449,8 +488,7 @@ def parse_response(
             )
         return UpdateAuthEventFeedbackResponse(request_id=request_id, status_code=status_code)
     h = _header_dict(headers)
-    request_id = _scrub(h.get("x-amzn-requestid") or h.get("x-amz-request-id") or "", secrets)
-    request_id = request_id or None
+    request_id = _scrub(_request_id(h) or "", secrets) or None
     if status_code < 400 or status_code > 599:
         what = "a redirect, not followed" if 300 <= status_code < 400 else "not a Cognito reply"
         raise ProtocolError(
@@ -458,31 +496,22 @@ def parse_response(
             status_code=status_code,
             request_id=request_id,
         )
-    data = _load_object(body) or {}
-    code: str | None = None
-    for raw in (h.get("x-amzn-errortype"), data.get("code"), data.get("__type")):
-        if isinstance(raw, str):
-            # A code is one printable token or none: it goes into str(), logs
-            # and the CLI, where a newline would forge a line. A source that
-            # is not one counts as absent.
-            code = sanitize_error_code(raw)[:_MAX_CODE].strip() or None
-            if code is not None and code not in _KNOWN_CODES:
-                # An unknown code may be an echo of what we sent; a known one
-                # cannot be (scrubbing it would break dispatch for a username
-                # like "Internal").
-                code = _scrub(code, secrets)
-            if code is not None and code.isprintable():
-                break
-            code = None
-    message: object = data.get("message")
-    if not isinstance(message, str):
-        message = data.get("Message")
-    if not isinstance(message, str):
-        message = h.get("x-amzn-errormessage")
-    if not isinstance(message, str):
-        message = "" if not body.strip() or data else "reply body is not JSON"
-    message = _scrub(message, secrets)
-    retryable = is_retryable(code, status_code, message)
+    raise _service_error(status_code, h, body, request_id, secrets)
+
+
+def _service_error(
+    status_code: int,
+    h: Mapping[str, str],
+    body: bytes,
+    request_id: str | None,
+    secrets: Iterable[str],
+) -> ServiceError:
+    # An error reply (4xx, 5xx) as the exception to raise.
+    data = _load_object(body)
+    fields = data or {}
+    code = _error_code(h, fields, secrets)
+    message = _error_message(h, fields, secrets)
+    retryable = is_retryable(code, status_code, message or "")
     cls = ERROR_CLASSES.get(code, ServiceError) if code is not None else ServiceError
     error = cls(
         code=code,
@@ -491,8 +520,57 @@ def parse_response(
         request_id=request_id,
         retryable=retryable,
         retry_after=_parse_retry_after(h),
+        hint=None if message is not None else _body_hint(body, data),
     )
     if isinstance(error, InvalidParameterException):
-        reason = data.get("reasonCode")
+        reason = fields.get("reasonCode")
         error.reason_code = _scrub(reason, secrets) if isinstance(reason, str) else None
-    raise error
+    return error
+
+
+def _error_code(
+    h: Mapping[str, str], data: Mapping[str, object], secrets: Iterable[str]
+) -> str | None:
+    # Header, then body "code", then body "__type"; the first usable one.
+    for raw in (h.get("x-amzn-errortype"), data.get("code"), data.get("__type")):
+        if isinstance(raw, str):
+            # A code is one printable token or none: it goes into str(), logs
+            # and the CLI, where a newline would forge a line. A source that
+            # is not one counts as absent. (sanitize_error_code keeps the
+            # first of comma-joined values: the header rule.)
+            code = sanitize_error_code(raw)[:_MAX_CODE].strip() or None
+            if code is not None and code not in _KNOWN_CODES:
+                # An unknown code may be an echo of what we sent; a known one
+                # cannot be (scrubbing it would break dispatch for a username
+                # like "Internal").
+                code = _scrub(code, secrets)
+            if code is not None and code.isprintable():
+                return code
+    return None
+
+
+def _error_message(
+    h: Mapping[str, str], data: Mapping[str, object], secrets: Iterable[str]
+) -> str | None:
+    # Body "message", else "Message" (SerializationException's spelling), else
+    # the x-amzn-ErrorMessage header, else None. The header is free text: its
+    # first entry counts whole (_header_dict), commas included, since a
+    # message's own commas cannot be told from a folded second value.
+    message: object = data.get("message")
+    if not isinstance(message, str):
+        message = data.get("Message")
+    if not isinstance(message, str):
+        message = h.get("x-amzn-errormessage")
+    return _scrub(message, secrets) if isinstance(message, str) else None
+
+
+def _body_hint(body: bytes, data: dict[str, object] | None) -> str | None:
+    # For people reading str(exc) of a reply that carried no message: what
+    # the body was instead. Never the body itself (it may echo a secret).
+    if data is not None:
+        return None
+    if not body.strip():
+        return "the reply body is empty"
+    if body.lstrip()[:1] == b"<":
+        return "the reply body is not JSON (it looks like HTML or XML)"
+    return "the reply body is not a JSON object"

@@ -248,8 +248,10 @@ def test_huge_error_body_is_read_only_to_the_limit(flavor: str) -> None:
     with loopback.serve(reply(400, body, {"x-amzn-ErrorType": "UserNotFoundException"})) as server:
         with pytest.raises(UserNotFoundException) as info:
             make_call(flavor, endpoint_url=server.url, max_body=1024)()
-    # The first KiB is not a JSON document: the header names the code.
-    assert info.value.message == "reply body is not JSON"
+    # The first KiB is not a JSON document: the header names the code, and the
+    # reply's message is not known (str() says why).
+    assert info.value.message is None
+    assert "not a JSON object" in str(info.value)
 
 
 def test_200_concurrent_async_calls_through_one_client() -> None:
@@ -486,8 +488,7 @@ def test_every_recording_through_both_clients(flavor: str, name: str) -> None:
         assert result.code == recording.expect.code
         assert result.retryable == recording.expect.retryable
         assert result.request_id == recording.expect.request_id
-        if recording.expect.message is not None:
-            assert result.message == recording.expect.message
+        assert result.message == recording.expect.message
     elif isinstance(result, UpdateAuthEventFeedbackResponse):
         assert result.request_id == recording.expect.request_id
 

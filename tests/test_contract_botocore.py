@@ -1,8 +1,10 @@
 """Contract tests: what we send equals what botocore sends (unsigned).
 
 botocore is the oracle here only; the package never imports it. Where botocore
-is known to be wrong (it ignores the error-type header and the body ``code``),
-the tests state where we differ instead of following it.
+is known to be wrong, the tests state where we differ instead of following it:
+it ignores the error-type header and the body ``code``, keeps a comma-joined
+code whole, and fills in ``""``, the HTTP reason phrase or the body itself as
+the message of a reply that carries none (ours is then ``None``).
 """
 
 from __future__ import annotations
@@ -180,3 +182,65 @@ def test_where_we_do_better_than_botocore(
         parse_response(status, headers, body)
     assert ours.value.code == our_code
     assert ours.value.request_id == our_request_id
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "their_message", "their_code", "our_code"),
+    [
+        # No message in the reply. botocore says "" (a JSON body) or fills in the
+        # HTTP reason phrase, or the body itself for a body that is not JSON;
+        # our .message is None for all three: it only ever holds the reply's own
+        # message. (What the body was goes into .hint, shown by str().)
+        (
+            400,
+            {"x-amzn-ErrorType": "NotAuthorizedException"},
+            b"{}",
+            "",
+            "400",
+            "NotAuthorizedException",
+        ),
+        (
+            400,
+            {},
+            b'{"__type":"NotAuthorizedException"}',
+            "",
+            "NotAuthorizedException",
+            "NotAuthorizedException",
+        ),
+        (502, {}, b"", "Bad Gateway", "502", None),
+        (403, {}, b"<html>Forbidden</html>", "<html>Forbidden</html>", "403", None),
+    ],
+)
+def test_where_messages_differ_from_botocore(
+    status: int,
+    headers: dict[str, str],
+    body: bytes,
+    their_message: str,
+    their_code: str,
+    our_code: str | None,
+) -> None:
+    stub = Stubbed()
+    stub.reply = (status, headers, body)
+    with pytest.raises(ClientError) as theirs:
+        stub.call(REQUEST)
+    assert theirs.value.response["Error"] == {"Code": their_code, "Message": their_message}
+    with pytest.raises(ServiceError) as ours:
+        parse_response(status, headers, body)
+    assert ours.value.message is None
+    assert ours.value.code == our_code
+
+
+def test_comma_joined_codes_differ_from_botocore() -> None:
+    # botocore keeps a comma-joined __type whole (so no modeled class matches);
+    # we take the first value, as the AWS SDK for JavaScript v3 does.
+    body = b'{"__type":"TooManyRequestsException, BadRequestException","message":"m"}'
+    stub = Stubbed()
+    stub.reply = (400, {}, body)
+    with pytest.raises(ClientError) as theirs:
+        stub.call(REQUEST)
+    assert theirs.value.response["Error"]["Code"] == (
+        "TooManyRequestsException, BadRequestException"
+    )
+    with pytest.raises(ServiceError) as ours:
+        parse_response(400, {}, body)
+    assert (ours.value.code, ours.value.retryable) == ("TooManyRequestsException", True)

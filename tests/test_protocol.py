@@ -6,6 +6,7 @@ import json
 import pickle
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -372,14 +373,55 @@ def test_error_fields_example() -> None:
         ({}, b'{"message":"lower","Message":"upper"}', "lower"),
         ({"x-amzn-ErrorMessage": "from header"}, b"{}", "from header"),
         ({"x-amzn-ErrorMessage": "from header"}, b'{"Message":"body"}', "body"),
-        ({}, b"", ""),
-        ({}, b"<html>", "reply body is not JSON"),
+        ({}, b'{"message":""}', ""),
+        # None when the reply carries no message, whatever its body was.
+        ({}, b"", None),
+        ({}, b"<html>", None),
+        ({}, b"{}", None),
+        ({}, b"[1, 2]", None),
+        ({}, b'{"message": 7, "Message": null}', None),
+        # The reported reply: "{}" is JSON, and it carries no message.
+        ({"X-Amzn-ErrorType": "NotAuthorizedException"}, b"{}", None),
     ],
 )
-def test_message_sources(headers: dict[str, str], body: bytes, message: str) -> None:
+def test_message_sources(headers: dict[str, str], body: bytes, message: str | None) -> None:
     with pytest.raises(ServiceError) as info:
         parse_response(400, headers, body)
     assert info.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("body", "hint"),
+    [
+        (b"", "the reply body is empty"),
+        (b" \r\n", "the reply body is empty"),
+        (b"<html><body>403 Forbidden</body></html>", "it looks like HTML or XML"),
+        (b"\n <?xml version='1.0'?><Error/>", "it looks like HTML or XML"),
+        (b"[1, 2]", "the reply body is not a JSON object"),
+        (b"\xff\xfe", "the reply body is not a JSON object"),
+        (b"{}", None),
+        (b'{"__type": "X"}', None),
+        (b'{"message": "m"}', None),
+    ],
+)
+def test_a_hint_goes_into_str_only(body: bytes, hint: str | None) -> None:
+    with pytest.raises(ServiceError) as info:
+        parse_response(502, {"x-amzn-RequestId": "r1"}, body)
+    error = info.value
+    assert error.hint is None if hint is None else hint in error.hint
+    if hint is not None:
+        assert error.message is None
+        assert str(error) == f"error reply without a code (HTTP 502, request ID r1, {error.hint})"
+        assert hint not in repr(error)
+
+
+def test_the_reported_empty_object_reply() -> None:
+    with pytest.raises(NotAuthorizedException) as info:
+        parse_response(400, {"X-Amzn-ErrorType": "NotAuthorizedException"}, b"{}")
+    error = info.value
+    assert (error.code, error.message, error.hint) == ("NotAuthorizedException", None, None)
+    assert str(error) == "NotAuthorizedException (HTTP 400)"
+    assert "JSON" not in str(error)
 
 
 def test_query_error_header_is_ignored() -> None:
@@ -423,6 +465,138 @@ def test_not_a_cognito_answer(status: int, body: bytes) -> None:
     assert info.value.request_id == RID["x-amzn-RequestId"]
 
 
+# --- repeated header values -----------------------------------------------------------
+# One rule for every header the core reads as a token or a number: the first value
+# counts, whether the header came twice (two entries) or folded into one entry joined
+# with "," (what httpx.Headers.get and .items() give).
+
+
+def both_forms(name: str, first: str, second: str) -> list[Any]:
+    """The same reply headers as two entries, as one comma-joined entry, and via httpx."""
+    return [
+        [(name, first), (name, second)],
+        [(name.lower().encode(), first.encode()), (name.upper().encode(), second.encode())],
+        {name: f"{first}, {second}"},
+        {name: f"{first},{second}"},
+        httpx.Headers([(name, first), (name, second)]),
+    ]
+
+
+ERROR_TYPE_FORMS = both_forms(
+    "x-amzn-ErrorType", "TooManyRequestsException", "BadRequestException"
+)
+
+
+@pytest.mark.parametrize("headers", ERROR_TYPE_FORMS)
+def test_the_first_error_type_counts(headers: Any) -> None:
+    # The reported reply: an API gateway in front added its own code second.
+    with pytest.raises(TooManyRequestsException) as info:
+        parse_response(400, headers, b'{"message":"Rate exceeded"}')
+    assert info.value.code == "TooManyRequestsException"
+    assert info.value.retryable is True
+
+
+def test_the_reported_repeated_error_type() -> None:
+    with pytest.raises(ServiceError) as info:
+        parse_response(
+            400,
+            [
+                ("x-amzn-ErrorType", "TooManyRequestsException"),
+                ("x-amzn-ErrorType", "BadRequestException"),
+            ],
+            b'{"message":"Rate exceeded"}',
+        )
+    assert (info.value.code, info.value.retryable) == ("TooManyRequestsException", True)
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        # Split on "," before cutting at ":" and "#", as the JS SDK v3 does.
+        ("NotAuthorizedException:http://x/, BadRequestException:", "NotAuthorizedException"),
+        ("aws.cognito#UserNotFoundException, other#BadRequest", "UserNotFoundException"),
+        ("UserNotFoundException, ", "UserNotFoundException"),
+        # An empty first value is absent: the body's code is used.
+        (", BadRequestException", "ResourceNotFoundException"),
+    ],
+)
+def test_error_type_is_split_before_it_is_cut(raw: str, code: str) -> None:
+    with pytest.raises(ServiceError) as info:
+        parse_response(400, {"x-amzn-ErrorType": raw}, b'{"__type":"ResourceNotFoundException"}')
+    assert info.value.code == code
+
+
+@pytest.mark.parametrize(
+    "name", ["x-amzn-RequestId", "x-amz-request-id", "X-AMZN-REQUESTID", "X-Amz-Request-Id"]
+)
+@pytest.mark.parametrize("status", [200, 400, 502, 302])
+def test_the_first_request_id_counts(name: str, status: int) -> None:
+    for headers in both_forms(name, "rid-service", "rid-proxy"):
+        try:
+            result: Any = parse_response(status, headers, b"{}")
+        except (ServiceError, ProtocolError) as exc:
+            result = exc
+        assert result.request_id == "rid-service", headers
+
+
+@pytest.mark.parametrize(
+    ("name", "first", "second", "expected"),
+    [
+        ("Retry-After", "3", "120", 3.0),
+        ("x-amz-retry-after", "1500", "9000", 1.5),
+        # The HTTP-date form is ignored in either position (no trusted clock),
+        # and its own comma cannot smuggle a number in.
+        ("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT", "5", None),
+        ("Retry-After", "7", "Wed, 21 Oct 2015 07:28:00 GMT", 7.0),
+        # A first value that is not a delay is not replaced by the second.
+        ("Retry-After", "soon", "5", None),
+    ],
+)
+def test_the_first_retry_after_counts(
+    name: str, first: str, second: str, expected: float | None
+) -> None:
+    throttled = ("x-amzn-ErrorType", "TooManyRequestsException")
+    for form in both_forms(name, first, second):
+        headers: Any
+        if isinstance(form, dict):
+            headers = {**form, throttled[0]: throttled[1]}
+        elif isinstance(form, httpx.Headers):
+            headers = [*form.multi_items(), throttled]
+        else:
+            headers = [*form, throttled]
+        with pytest.raises(ServiceError) as info:
+            parse_response(400, headers, b"")
+        assert info.value.retry_after == expected, headers
+
+
+def test_the_first_error_message_entry_counts_whole() -> None:
+    # A message is free text: its own commas stay, and a second entry (a proxy's)
+    # is not the service's message.
+    pairs = [("x-amzn-ErrorMessage", "Slow down, please"), ("x-amzn-ErrorMessage", "other")]
+    with pytest.raises(ServiceError) as info:
+        parse_response(400, pairs, b"")
+    assert info.value.message == "Slow down, please"
+
+
+@given(
+    first=st.sampled_from(sorted(ERROR_CLASSES)),
+    rest=st.lists(st.sampled_from(["BadRequestException", "Forbidden", "x:y#z"]), max_size=3),
+    joined=st.booleans(),
+)
+def test_any_later_error_type_never_overrides_the_first(
+    first: str, rest: list[str], joined: bool
+) -> None:
+    values = [first, *rest]
+    headers: Any = (
+        {"x-amzn-ErrorType": ", ".join(values)}
+        if joined
+        else [("x-amzn-ErrorType", value) for value in values]
+    )
+    with pytest.raises(ServiceError) as info:
+        parse_response(400, headers, b"{}")
+    assert type(info.value) is ERROR_CLASSES[first]
+
+
 def test_header_forms() -> None:
     pairs = [(b"X-Amzn-RequestId", b"r1"), (b"x-amzn-errortype", b"UserNotFoundException")]
     with pytest.raises(UserNotFoundException) as info:
@@ -440,6 +614,14 @@ def test_header_forms() -> None:
         ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, None),
         ({"Retry-After": "-1"}, None),
         ({"Retry-After": "nan"}, None),
+        # Digits only (RFC 9110 10.2.3): what float() would also accept is not a delay.
+        ({"Retry-After": "1_0"}, None),
+        ({"Retry-After": "1e3"}, None),
+        ({"Retry-After": "+5"}, None),
+        ({"Retry-After": "\u0662"}, None),  # ARABIC-INDIC DIGIT TWO
+        ({"Retry-After": "inf"}, None),
+        ({"Retry-After": " 2.5 "}, 2.5),
+        ({"x-amz-retry-after": "9" * 13}, None),
         ({}, None),
     ],
 )
@@ -484,6 +666,11 @@ SANITIZE = [
     ("a#b#c", "c"),
     (" Spaced ", "Spaced"),
     (":", ""),
+    # Comma-joined values (a proxy's second code): the first counts, cut after the split.
+    ("FooError, BarError", "FooError"),
+    ("FooError:http://x/,BarError", "FooError"),
+    ("a.b#FooError, c#BarError", "FooError"),
+    (",FooError", ""),
 ]
 
 
@@ -499,6 +686,7 @@ def test_sanitize_is_idempotent(raw: str) -> None:
     assert sanitize_error_code(once) == once
     assert ":" not in once
     assert "#" not in once
+    assert "," not in once
 
 
 @pytest.mark.parametrize(
@@ -660,19 +848,28 @@ def test_fast_body_is_byte_identical_to_json_dumps(
     st.lists(
         st.tuples(
             st.sampled_from(["X-Amzn-RequestId", "x-amz-request-id", "Other-16-chars!!", "X"]),
-            st.text(st.characters(max_codepoint=255), max_size=5),
+            st.text(st.sampled_from("r1 ,\t\xe9\r"), max_size=5),
         ),
         max_size=4,
     )
 )
 def test_request_id_is_found_in_any_header_form(pairs: list[tuple[str, str]]) -> None:
-    lowered = {name.lower(): value for name, value in pairs}
-    expected = lowered.get("x-amzn-requestid") or lowered.get("x-amz-request-id") or None
+    def first(name: str) -> str | None:
+        # The stated rule: the first entry, up to its first ",", without OWS.
+        values = [value for key, value in pairs if key.lower() == name]
+        return values[0].split(",")[0].strip(" \t") or None if values else None
+
+    expected = first("x-amzn-requestid") or first("x-amz-request-id")
     raw = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in pairs]  # wire bytes
-    for form in (pairs, dict(pairs), raw):
+    # httpx.Headers.items() folds repeated names with ", " (given bytes: latin-1).
+    joined = httpx.Headers(raw)
+    for form in (pairs, dict(pairs), raw, joined):
         if isinstance(form, dict) and len(form) != len(pairs):
             continue
         assert parse_response(200, form, b"{}").request_id == expected
+        with pytest.raises(ServiceError) as info:
+            parse_response(400, form, b"{}")
+        assert info.value.request_id == expected
 
 
 def test_pool_url_cache_is_bounded_and_never_caches_a_refusal() -> None:

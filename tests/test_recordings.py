@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -51,6 +52,7 @@ def check(recording: Recording, result: object) -> None:
         assert result.status_code == recording.status
     elif isinstance(result, ServiceError):
         assert result.code == expect.code
+        assert result.message == expect.message
         assert result.retryable is expect.retryable
         assert result.status_code == recording.status
     else:
@@ -58,7 +60,6 @@ def check(recording: Recording, result: object) -> None:
         assert result.status_code == recording.status
     if expect.message is not None:
         assert isinstance(result, ServiceError)
-        assert result.message == expect.message
     if expect.request_id is not None:
         assert getattr(result, "request_id", None) == expect.request_id
 
@@ -116,10 +117,37 @@ def test_only_the_not_authorized_reply_is_a_capture() -> None:
     assert recording.header("x-amzn-RequestId") == "5090ed1c-b098-47e5-8397-e2f3ef4b41d5"
 
 
-@pytest.mark.parametrize("name", ["", "nope", "../success", "Success", "success.json", "a b"])
-def test_unknown_names_are_key_errors(name: str) -> None:
-    with pytest.raises(KeyError):
+@pytest.mark.parametrize(
+    "name", ["", "nope", "../success", "Success", "success.json", "a b", "not_authorized", 7]
+)
+def test_unknown_names_are_key_errors_that_list_the_valid_names(name: Any) -> None:
+    with pytest.raises(KeyError) as info:
         load_recording(name)
+    text = str(info.value)
+    assert text.startswith("no recording named ")
+    assert text.endswith("the recordings are: " + ", ".join(NAMES))
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        # The reported slip: a Python identifier for a file name.
+        ("not_authorized", "(did you mean 'not-authorized'?)"),
+        ("Too_Many_Requests", "(did you mean 'too-many-requests'?)"),
+        ("not_a_recording", None),
+        ("nope", None),
+    ],
+)
+def test_a_near_miss_is_named(name: str, hint: str | None) -> None:
+    with pytest.raises(KeyError) as info:
+        load_recording(name)
+    assert (hint in str(info.value)) if hint else "did you mean" not in str(info.value)
+
+
+def test_the_readme_lists_every_recording() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    for name in NAMES:
+        assert f"`{name}`" in readme, name
 
 
 BASE = {

@@ -37,7 +37,8 @@ class Expectation:
     ``class_name`` is ``"UpdateAuthEventFeedbackResponse"`` for success, else
     the exception class (``"NotAuthorizedException"``, ``"ServiceError"``,
     ``"ProtocolError"``...). ``code`` and ``retryable`` apply to a
-    ``ServiceError``; ``message`` and ``request_id`` are checked when given.
+    ``ServiceError``, and so does ``message`` (``None``: the reply carries
+    none); ``request_id`` is checked when given.
     """
 
     class_name: str
@@ -81,17 +82,41 @@ def list_recordings() -> list[str]:
     )
 
 
+class _UnknownRecording(KeyError):
+    # KeyError's str() is the repr of its argument (quotes, escaped
+    # newlines); this one reads as the sentence it is.
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _unknown(name: object) -> KeyError:
+    names = list_recordings()
+    hint = ""
+    if isinstance(name, str):
+        # The usual slip: a Python identifier for a file name ("not_authorized").
+        near = name.strip().lower().replace("_", "-")
+        if near != name and near in names:
+            hint = f" (did you mean {near!r}?)"
+    # repr() of the name, cut short: it is the caller's input, maybe anything.
+    shown = repr(name)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return _UnknownRecording(
+        f"no recording named {shown}{hint}; the recordings are: {', '.join(names)}"
+    )
+
+
 def load_recording(name: str) -> Recording:
     """Load the recording called ``name`` (see ``list_recordings()``).
 
-    Raises ``KeyError`` for an unknown name and ``ValueError`` for a file that
-    does not follow the format.
+    Raises ``KeyError`` for an unknown name, with a message that lists the
+    valid names, and ``ValueError`` for a file that does not follow the format.
     """
     if not isinstance(name, str) or _NAME.fullmatch(name) is None:
-        raise KeyError(name)
+        raise _unknown(name)
     entry = resources.files(_PACKAGE).joinpath(_FOLDER).joinpath(f"{name}.json")
     if not entry.is_file():
-        raise KeyError(name)
+        raise _unknown(name)
     return parse_recording(entry.read_text(encoding="utf-8"), name=name)
 
 
