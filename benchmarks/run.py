@@ -27,6 +27,8 @@ imports or garbage weigh on another's numbers):
 5. The feedback app's outbox: clicks accepted per second with durable
    commits (SQLite, PostgreSQL) and the delivery rate at a configured limit
    (``_outbox.py``).
+6. The fake Cognito's loopback server: the median round trip of one request
+   on a kept-alive connection (``_fake.py``).
 
 aiobotocore cannot share an environment with the project's pinned botocore
 (every aiobotocore release pins an older botocore), so it runs under its own
@@ -54,6 +56,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import _fake
 import _outbox
 import _server
 from _coldstart import PEAK_RSS, PROGRAMS
@@ -773,7 +776,7 @@ def versions(aio_python: str | None, aio_where: str, server: _server.Server | No
 # -- main ------------------------------------------------------------------------------
 
 
-SECTIONS = ("cold", "cpu", "throughput", "memory", "outbox")
+SECTIONS = ("cold", "cpu", "throughput", "memory", "outbox", "fake")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -823,6 +826,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "outbox",
                 lambda: [report.add(Row(**r)) for r in _outbox.measure(args.quick, report.note)],
             ),
+            # 6. The testing kit's fake server (benchmarks/_fake.py).
+            ("fake", lambda: _fake.section(report, Row, quick=args.quick, env=child_env())),
         ]
         for name, step in steps:
             if name in sections:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import email.message
 import json
 import re
 import socket
@@ -48,6 +49,7 @@ from cognito_raw.testing import (
     load_recording,
 )
 from cognito_raw.testing import strategies as cst
+from cognito_raw.testing._fake_http import _BadFraming, request_body_length
 
 URL = "https://cognito-idp.us-east-1.amazonaws.com/"
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -938,10 +940,13 @@ def test_serve_exits_promptly_with_open_and_waiting_connections(
         client.post(url, content=b"{}")
 
 
-def _raw_exchange(url: str, data: bytes) -> bytes:
+def _raw_exchange(url: str, data: bytes, *, close: bool = False) -> bytes:
     host, port = url.removeprefix("http://").rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=5) as sock:
         sock.sendall(data)
+        if close:
+            # No more requests: a server that keeps the connection ends it too.
+            sock.shutdown(socket.SHUT_WR)
         chunks = []
         for _ in range(100):  # until the server closes
             chunk = sock.recv(65536)
@@ -951,22 +956,103 @@ def _raw_exchange(url: str, data: bytes) -> bytes:
         return b"".join(chunks)
 
 
-@pytest.mark.parametrize(
-    ("head", "status"),
-    [
-        (b"Content-Length: 2000000", b"413"),
-        (b"Content-Length: -5", b"400"),
-        (b"Content-Length: abc", b"400"),
-        (b"Transfer-Encoding: chunked\r\n\r\nzz", b"400"),
-    ],
-)
-def test_serve_refuses_bad_framing_and_huge_bodies(
+GOOD_BODY = b"{}"  # the fake answers 404 BadRequest: no target, but framed right
+
+# RFC 9112 request framing over a real socket: (what follows the request line and
+# Host, status). Every refusal closes the connection; every acceptance keeps it.
+FRAMING = [
+    # Content-Length = 1*DIGIT; what int() also accepts is not a length.
+    (b"Content-Length: 2\r\n\r\n{}", b"404"),
+    (b"Content-Length: 02\r\n\r\n{}", b"404"),
+    (b"Content-Length: 2\r\nContent-Length: 2\r\n\r\n{}", b"404"),  # repeated, same
+    (b"Content-Length: 2, 2\r\n\r\n{}", b"404"),  # a list of the same
+    (b"Content-Length: 1_0\r\n\r\n0123456789", b"400"),  # the reported one
+    (b"Content-Length: +2\r\n\r\n{}", b"400"),
+    (b"Content-Length: -5\r\n\r\n", b"400"),
+    (b"Content-Length: abc\r\n\r\n", b"400"),
+    (b"Content-Length: 0x2\r\n\r\n{}", b"400"),
+    (b"Content-Length: 2.0\r\n\r\n{}", b"400"),
+    (b"Content-Length: \xb2\r\n\r\n{}", b"400"),  # SUPERSCRIPT TWO, latin-1
+    (b"Content-Length: \xd9\xa2\r\n\r\n{}", b"400"),  # ARABIC-INDIC TWO, UTF-8
+    (b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}x", b"400"),
+    (b"Content-Length: 2, 3\r\n\r\n{}x", b"400"),
+    (b"Content-Length: 2000000\r\n\r\n", b"413"),
+    (b"Content-Length: " + b"9" * 40 + b"\r\n\r\n", b"413"),
+    (b"Content-Length: 5\r\n\r\n{}", b"400"),  # the body ends early
+    # Transfer-Encoding: chunked last and once; anything else not implemented.
+    (b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", b"404"),
+    (b"Transfer-Encoding: CHUNKED\r\n\r\n2;ext=1\r\n{}\r\n0\r\nX-T: 1\r\n\r\n", b"404"),
+    (b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", b"501"),
+    (b"Transfer-Encoding: br\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", b"501"),
+    (b"Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", b"400"),
+    (b"Transfer-Encoding: gzip\r\n\r\n", b"400"),
+    (b"Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", b"400"),
+    (b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", b"400"),
+    (b"Transfer-Encoding: chunked\r\n\r\nzz", b"400"),
+    (b"Transfer-Encoding: chunked\r\n\r\n+2\r\n{}\r\n0\r\n\r\n", b"400"),
+    (b"Transfer-Encoding: chunked\r\n\r\n0x2\r\n{}\r\n0\r\n\r\n", b"400"),
+    (b"Transfer-Encoding: chunked\r\n\r\n1_0\r\n{}\r\n0\r\n\r\n", b"400"),
+    (b"Transfer-Encoding: chunked\r\n\r\n" + b"0" * 2000 + b"2\r\n{}\r\n0\r\n\r\n", b"400"),
+    (b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}XX0\r\n\r\n", b"400"),  # no CRLF
+    (b"Transfer-Encoding: chunked\r\n\r\n2\r\n{", b"400"),  # ends mid-chunk
+    (b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nX: " + b"x" * 2000, b"400"),
+    (b"Transfer-Encoding: chunked\r\n\r\nFFFFFFF\r\n", b"413"),
+]
+
+
+@pytest.mark.parametrize(("head", "status"), FRAMING)
+def test_serve_frames_requests_as_rfc_9112_says(
     fake: FakeCognito, head: bytes, status: bytes
 ) -> None:
+    request = b"POST / HTTP/1.1\r\nHost: x\r\n" + head
     with fake.serve() as url:
-        reply = _raw_exchange(url, b"POST / HTTP/1.1\r\nHost: x\r\n" + head + b"\r\n\r\n")
-    assert reply.startswith(b"HTTP/1.1 " + status)
-    assert b"Connection: close" in reply
+        if status == b"404":
+            # Framed right: a second request on the same connection is answered.
+            second = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+            reply = _raw_exchange(url, request + second, close=True)
+            assert reply.count(b"HTTP/1.1 404") == 2, reply
+        else:
+            # Refused: one reply, then the server closes (_raw_exchange reads to
+            # EOF). The client has sent all it will (a body that ends early).
+            reply = _raw_exchange(url, request, close=True)
+            assert reply.startswith(b"HTTP/1.1 " + status), reply[:80]
+            assert reply.count(b"HTTP/1.1 ") == 1
+            assert b"Connection: close" in reply
+
+
+def test_transfer_encoding_in_http_10_is_refused(fake: FakeCognito) -> None:
+    with fake.serve() as url:
+        reply = _raw_exchange(
+            url, b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        )
+    assert reply.startswith(b"HTTP/1.1 400")
+
+
+@given(value=st.text(st.characters(max_codepoint=0x7FF, exclude_categories=("Cc",)), max_size=6))
+def test_a_content_length_is_ascii_digits_or_refused(value: str) -> None:
+    message = email.message.Message()
+    message["Content-Length"] = value
+    elements = {part.strip(" \t") for part in value.split(",") if part.strip()}
+    if not elements:
+        assert request_body_length("HTTP/1.1", message) == 0  # no length: no body
+    elif len(elements) == 1 and all(c in "0123456789" for c in min(elements)):
+        assert request_body_length("HTTP/1.1", message) == int(min(elements))
+    else:
+        with pytest.raises(_BadFraming) as info:
+            request_body_length("HTTP/1.1", message)
+        assert info.value.status == 400
+
+
+def test_expect_100_continue_is_answered_before_the_body(fake: FakeCognito) -> None:
+    with fake.serve() as url:
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(
+                b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"
+            )
+            assert sock.recv(100).startswith(b"HTTP/1.1 100")
+            sock.sendall(b"{}")
+            assert sock.recv(1000).startswith(b"HTTP/1.1 404")
 
 
 def test_serve_on_a_chosen_port_and_localhost(fake: FakeCognito) -> None:

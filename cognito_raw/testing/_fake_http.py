@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import re
 import socket
 import socketserver
 import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, MutableMapping
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
@@ -200,7 +202,60 @@ def _loopback(host: str) -> tuple[str, socket.AddressFamily]:
 
 
 class _BadFraming(Exception):
-    """The request's Content-Length or chunked framing is malformed."""
+    """The request's framing is not HTTP/1.1's: answer ``status`` and close."""
+
+    def __init__(self, why: str, status: int = 400) -> None:
+        super().__init__(why)
+        self.status = status
+
+
+# RFC 9112's request framing, as the fake reads it (each a "MUST" or the
+# "SHOULD" it names):
+# - Content-Length = 1*DIGIT (RFC 9110 8.6), ASCII digits only: int() would
+#   also take "1_0", "+5", " 7" and non-ASCII digits. Repeated fields (or a
+#   list) must all be the same number, else 400 (RFC 9112 6.3, item 5).
+# - Transfer-Encoding: chunked must be the final coding, applied once, else
+#   400 (6.3 item 4; 7); any other coding is not implemented here: 501 (6.1).
+#   Both Transfer-Encoding and Content-Length, or Transfer-Encoding in an
+#   HTTP/1.0 request, is a smuggling shape: 400 (6.1, 6.3 item 3).
+# - chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF (7.1), chunk-size =
+#   1*HEXDIG, the line bounded; trailers are bounded lines up to a blank one.
+# Every refusal closes the connection: the rest of the stream cannot be framed.
+_LENGTH_RE: Final = re.compile(r"[0-9]+", re.ASCII)
+_CHUNK_LINE_RE: Final = re.compile(rb"([0-9A-Fa-f]{1,8})[ \t]*(?:;[^\r\n]*)?\r?\n")
+# More digits than this is more than MAX_REQUEST_BODY whatever they say; int()
+# is never asked to read a huge digit string.
+_MAX_LENGTH_DIGITS: Final = 12
+
+
+def _list_values(values: list[str] | None) -> list[str]:
+    # A header's elements across repeated fields and commas (RFC 9110 5.3,
+    # 5.6.1), empty elements dropped.
+    return [item.strip(" \t") for raw in values or () for item in raw.split(",") if item.strip()]
+
+
+def request_body_length(version: str, headers: Message) -> int | None:
+    """How the request body is framed: its length, or ``None`` for chunked.
+
+    ``_BadFraming`` (with 400 or 501) for anything RFC 9112 does not frame.
+    """
+    codings = [coding.lower() for coding in _list_values(headers.get_all("Transfer-Encoding"))]
+    lengths = _list_values(headers.get_all("Content-Length"))
+    if codings:
+        if lengths or version == "HTTP/1.0":
+            raise _BadFraming("Transfer-Encoding with Content-Length, or in HTTP/1.0")
+        if codings[-1] != "chunked" or codings.count("chunked") > 1:
+            raise _BadFraming("chunked must be the final transfer coding, applied once")
+        if any(coding != "chunked" for coding in codings):
+            raise _BadFraming("transfer coding not implemented", status=501)
+        return None
+    if not lengths:
+        return 0
+    if len(set(lengths)) != 1 or _LENGTH_RE.fullmatch(lengths[0]) is None:
+        raise _BadFraming("Content-Length is not one number of ASCII digits")
+    if len(lengths[0]) > _MAX_LENGTH_DIGITS:
+        return MAX_REQUEST_BODY + 1
+    return int(lengths[0])
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -208,12 +263,25 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "FakeCognito"
     sys_version = ""
     timeout = _IDLE_TIMEOUT
+    # A reply is written once: head and body buffered, then one flush (with
+    # wbufsize 0, the default, the head and the body are two writes, and with
+    # Nagle's algorithm on the second waits for the client's delayed ACK on a
+    # kept-alive connection). TCP_NODELAY as well, for bodies past the buffer.
+    wbufsize = -1
+    disable_nagle_algorithm = True
     server: _Server
 
     def do_POST(self) -> None:
         self._serve()
 
     do_GET = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_POST
+
+    def handle_expect_100(self) -> bool:
+        # The interim 100 must reach the client before it sends the body: with
+        # a buffered wfile, end_headers alone would leave it in the buffer.
+        accepted = super().handle_expect_100()
+        self.wfile.flush()
+        return accepted
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
         _log.debug("%s " + format, self.address_string(), *args)
@@ -224,8 +292,9 @@ class _Handler(BaseHTTPRequestHandler):
         headers = list(self.headers.items())
         try:
             body = self._read_body()
-        except _BadFraming:
-            self.send_error(400, "Bad Content-Length or chunked encoding")
+        except _BadFraming as exc:
+            # send_error closes the connection (it says "Connection: close").
+            self.send_error(exc.status, str(exc))
             return
         if body is None:
             self._write(fake.refuse_oversized(self.command, path, headers))
@@ -243,47 +312,47 @@ class _Handler(BaseHTTPRequestHandler):
         self._write(reply)
 
     def _read_body(self) -> bytes | None:
-        # None: too large; _BadFraming: a malformed length or chunk. Either
+        # None: too large; _BadFraming: not framed as RFC 9112 says. Either
         # way the connection is closed with the rest of the body unread.
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+        length = request_body_length(self.request_version, self.headers)
+        if length is None:
             return self._read_chunked()
-        raw = self.headers.get("Content-Length")
-        if raw is None:
-            return b""
-        try:
-            length = int(raw)
-        except ValueError:
-            length = -1
-        if length < 0:
-            raise _BadFraming
         if length > MAX_REQUEST_BODY:
             self.close_connection = True
             return None
-        return self.rfile.read(length)
+        body = self.rfile.read(length)
+        if len(body) != length:
+            raise _BadFraming("the body ended before its Content-Length")
+        return body
+
+    def _line(self) -> bytes:
+        line = self.rfile.readline(_MAX_LINE)
+        if not line.endswith(b"\n"):
+            raise _BadFraming("a chunk or trailer line is too long, or the body ended")
+        return line
 
     def _read_chunked(self) -> bytes | None:
         parts: list[bytes] = []
         size = 0
         for _ in range(_MAX_CHUNKS):
-            line = self.rfile.readline(_MAX_LINE)
-            try:
-                chunk = int(line.split(b";", 1)[0].strip() or b"x", 16)
-            except ValueError:
-                raise _BadFraming from None
-            if chunk < 0:
-                raise _BadFraming from None
+            match = _CHUNK_LINE_RE.fullmatch(self._line())
+            if match is None:
+                raise _BadFraming("bad chunk-size line")
+            chunk = int(match.group(1), 16)
             if chunk == 0:
                 for _ in range(_MAX_CHUNKS):  # trailers, up to the blank line
-                    if self.rfile.readline(_MAX_LINE) in (b"\r\n", b"\n", b""):
+                    if self._line() in (b"\r\n", b"\n"):
                         return b"".join(parts)
-                raise _BadFraming from None
+                raise _BadFraming("too many trailer lines")
             size += chunk
             if size > MAX_REQUEST_BODY:
                 self.close_connection = True
                 return None
-            parts.append(self.rfile.read(chunk))
-            self.rfile.readline(_MAX_LINE)
-        raise _BadFraming
+            data = self.rfile.read(chunk)
+            if len(data) != chunk or self._line() not in (b"\r\n", b"\n"):
+                raise _BadFraming("chunk data is not followed by CRLF")
+            parts.append(data)
+        raise _BadFraming("too many chunks")
 
     def _write(self, reply: FakeReply) -> None:
         self.send_response(reply.status)
