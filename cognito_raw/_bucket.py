@@ -49,3 +49,8 @@ class TokenBucket:
     def give_back(self) -> None:
         """Return a reserved token that will not be used (its caller left)."""
         self.tokens = min(float(self.burst), self.tokens + 1.0)
+
+    def owe(self, now: float, seconds: float) -> None:
+        """Hold back: no token until ``seconds`` from ``now`` (a larger debt stays)."""
+        self._refill(now)
+        self.tokens = min(self.tokens, 1.0 - seconds * self.rate)

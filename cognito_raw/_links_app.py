@@ -21,7 +21,10 @@ Why each defence:
 - Submissions are deduplicated by (pool, event, value) and a keyed digest of
   the username and token, so a double click, or two tabs, reaches Cognito
   once; the map is bounded. Only Cognito calls spend the global token
-  bucket; every POST spends its client's.
+  bucket; every POST spends its client's (an IPv6 client's key is its /64).
+  A client has one call in flight at a time, and one whose link Cognito
+  rejects is held back, so that a crowd of addresses sending made-up links
+  cannot keep the global bucket empty for real users.
 - Nothing logged carries the username or the token.
 - With an outbox (``_links_outbox``), a valid submission is committed to a
   database before any answer, and a transient failure answers 202 "received"
@@ -35,6 +38,7 @@ import contextlib
 import enum
 import hashlib
 import hmac
+import ipaddress
 import logging
 import math
 import re
@@ -84,6 +88,7 @@ __all__ = [
     "FeedbackOutcome",
     "FeedbackSender",
     "RateLimit",
+    "client_key",
     "feedback_app",
 ]
 
@@ -175,6 +180,12 @@ class _Limiter:
             self.buckets.move_to_end(key)
         return bucket.take(now)
 
+    def hold_back(self, key: str, now: float, seconds: float) -> None:
+        # The key's next POST is admitted no sooner than `seconds` from now.
+        bucket = self.buckets.get(key)
+        if bucket is not None and seconds > 0:
+            bucket.owe(now, seconds)
+
 
 DEFAULT_PER_CLIENT_LIMIT: Final = RateLimit(rate=0.2, burst=5)
 DEFAULT_GLOBAL_LIMIT: Final = RateLimit(rate=10.0, burst=20)
@@ -206,6 +217,49 @@ def _single(headers: Mapping[str, list[str]], name: str) -> str | None:
     if not values:
         return None
     return values[0].strip() if len(values) == 1 else ""
+
+
+# Every header value the app reads as a number: ASCII digits only (str.isdigit()
+# and int() also take "²", "٣" and "1_0"), at most this many, else a 400. A
+# number that long is past every limit the app has anyway.
+_MAX_NUMBER_DIGITS: Final = 16
+
+
+def _header_number(headers: Mapping[str, list[str]], name: str) -> int | None:
+    """The header's value as a number; None if absent; ValueError if not one.
+
+    One field of 1 to 16 ASCII digits (RFC 9110's 1*DIGIT, bounded); a repeated
+    field is not a number either.
+    """
+    value = _single(headers, name)
+    if value is None:
+        return None
+    if not (0 < len(value) <= _MAX_NUMBER_DIGITS and value.isascii() and value.isdigit()):
+        raise ValueError(f"{name} is not a number")
+    return int(value)
+
+
+def client_key(address: str, *, ipv6_prefix_length: int = 64) -> str:
+    """The key of the per-client limit for a client address (text, as in the ASGI scope).
+
+    An IPv4 address is its own key; an IPv6 address is keyed by its
+    ``/ipv6_prefix_length`` network (``2001:db8:1:2::/64``), since one host
+    commonly holds a whole /64 (RFC 4291 2.5.4; RFC 7421); an IPv4-mapped IPv6
+    address (``::ffff:192.0.2.1``) is its IPv4 address. Anything else (a Unix
+    socket path, ``"unknown"``) is its own key.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv4Address):
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    # Masked by arithmetic: a scoped address ("fe80::1%eth0") loses its zone.
+    host_bits = 128 - ipv6_prefix_length
+    network = ipaddress.IPv6Address((int(ip) >> host_bits) << host_bits)
+    return f"{network}/{ipv6_prefix_length}"
 
 
 def _cookie(headers: Mapping[str, list[str]], name: str) -> str | None:
@@ -253,6 +307,8 @@ class FeedbackApp:
         max_tracked: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
         outbox: str | Outbox | None = None,
+        ipv6_prefix_length: int = 64,
+        rejection_penalty: float = 60.0,
     ) -> None:
         if "</" in stylesheet:
             raise ValidationError(
@@ -264,11 +320,21 @@ class FeedbackApp:
             raise ValidationError(
                 field="max_tracked", rule="max_tracked and remember_for must be positive"
             )
+        if not (isinstance(ipv6_prefix_length, int) and 1 <= ipv6_prefix_length <= 128):
+            raise ValidationError(field="ipv6_prefix_length", rule="must be an int from 1 to 128")
+        if not (math.isfinite(rejection_penalty) and rejection_penalty >= 0):
+            raise ValidationError(
+                field="rejection_penalty", rule="must be a finite number of seconds, 0 or more"
+            )
         self._client = client
         self._pools = allowed_pools(user_pool_ids)
         self._texts = texts if texts is not None else FeedbackTexts()
         self._origins = frozenset(_normalise_origin(o) for o in allowed_origins)
         self._clients = _Limiter(limit=per_client_limit, max_keys=max_tracked)
+        self._v6 = ipv6_prefix_length
+        self._penalty = float(rejection_penalty)
+        # Client keys with a Cognito call of their own in flight.
+        self._calling: set[str] = set()
         self._global = TokenBucket(global_limit.rate, global_limit.burst, clock())
         self._stylesheet = stylesheet
         self._csp = (
@@ -449,8 +515,8 @@ class FeedbackApp:
     async def _submit(self, scope: Scope, receive: Receive, send: Send) -> None:
         texts = self._texts
         client = scope.get("client")
-        address = str(client[0]) if client else "unknown"
-        wait = self._clients.take(address, self._clock())
+        key = client_key(str(client[0]) if client else "unknown", ipv6_prefix_length=self._v6)
+        wait = self._clients.take(key, self._clock())
         if wait > 0:
             _LOG.warning("feedback POST refused: per-client rate limit")
             await self._too_many(send, wait)
@@ -460,8 +526,12 @@ class FeedbackApp:
         if content_type != _FORM_TYPE:
             await self._page(send, 415, texts.bad_request_title, [texts.bad_request_body])
             return
-        length = _single(headers, "content-length")
-        if length is not None and (not length.isdigit() or int(length) > _MAX_BODY):
+        try:
+            length = _header_number(headers, "content-length")
+        except ValueError:
+            await self._page(send, 400, texts.bad_request_title, [texts.bad_request_body])
+            return
+        if length is not None and length > _MAX_BODY:
             await self._page(send, 413, texts.bad_request_title, [texts.bad_request_body])
             return
         try:
@@ -500,7 +570,7 @@ class FeedbackApp:
 
             await self._outbox.submit(request, show)
             return
-        outcome = await self._deliver_once(request)
+        outcome = await self._deliver_once(request, key)
         await self._outcome_page(send, request, outcome, csrf)
 
     @staticmethod
@@ -630,7 +700,9 @@ class FeedbackApp:
                 break
             del self._recorded[key]
 
-    async def _deliver_once(self, request: UpdateAuthEventFeedbackRequest) -> FeedbackOutcome:
+    async def _deliver_once(
+        self, request: UpdateAuthEventFeedbackRequest, client: str
+    ) -> FeedbackOutcome:
         now = self._clock()
         self._forget_old(now)
         key = self._digest(request)
@@ -638,23 +710,43 @@ class FeedbackApp:
             return FeedbackOutcome.ALREADY_RECORDED
         task = self._in_flight.get(key)
         if task is None:
-            if len(self._in_flight) >= self._max_tracked:
-                _LOG.warning("feedback POST refused: too many submissions in flight")
-                return FeedbackOutcome.UNAVAILABLE
-            if self._global.take(now) > 0:
-                _LOG.warning("feedback POST refused: global rate limit")
+            refusal = self._refuse_call(client, now)
+            if refusal is not None:
+                _LOG.warning("feedback POST refused: %s", refusal)
                 return FeedbackOutcome.UNAVAILABLE
             task = asyncio.ensure_future(self._deliver(request))
             self._in_flight[key] = task
-            task.add_done_callback(lambda done: self._finished(key, done))
+            self._calling.add(client)
+            task.add_done_callback(lambda done: self._finished(key, client, done))
         # Shielded: a client that disconnects mid-call does not cancel the
         # submission that a second click may be waiting on.
         return await asyncio.shield(task)
 
-    def _finished(self, key: bytes, task: asyncio.Task[FeedbackOutcome]) -> None:
+    def _refuse_call(self, client: str, now: float) -> str | None:
+        # Why a new Cognito call is not made now, or None to make it. The
+        # global bucket is spent last, by a call that will be made.
+        if len(self._in_flight) >= self._max_tracked:
+            return "too many submissions in flight"
+        if client in self._calling:
+            # One call of its own in flight per client: a crowd's burst is
+            # one call per key, not the per-client burst (a double click joins
+            # the call in flight above and never gets here).
+            return "this client has a call in flight"
+        if self._global.take(now) > 0:
+            return "global rate limit"
+        return None
+
+    def _finished(self, key: bytes, client: str, task: asyncio.Task[FeedbackOutcome]) -> None:
         self._in_flight.pop(key, None)
+        self._calling.discard(client)
         if task.cancelled() or task.exception() is not None:
             return
+        if task.result() is FeedbackOutcome.EXPIRED:
+            # Cognito rejected the link's token, user or parameters: what a
+            # made-up link gets. Its client waits before its next POST, so a
+            # crowd of addresses spends the global bucket at most once per
+            # key per penalty.
+            self._clients.hold_back(client, self._clock(), self._penalty)
         if task.result() is FeedbackOutcome.SUCCESS:
             self._recorded[key] = self._clock() + self._remember_for
             self._forget_old(self._clock())
@@ -703,6 +795,8 @@ def feedback_app(
     max_tracked: int = 10_000,
     clock: Callable[[], float] = time.monotonic,
     outbox: str | Outbox | None = None,
+    ipv6_prefix_length: int = 64,
+    rejection_penalty: float = 60.0,
 ) -> FeedbackApp:
     """The ASGI 3 app that feedback links open; mount it at any path.
 
@@ -718,9 +812,19 @@ def feedback_app(
       ``Origin`` may name, e.g. the public origin behind a proxy that rewrites
       ``Host`` or terminates TLS.
     - ``per_client_limit`` (by the client address in the ASGI scope: run your
-      server with its proxy-headers option behind a proxy) and
+      server with its proxy-headers option behind a proxy; an IPv6 client by
+      its ``/ipv6_prefix_length`` network, see ``client_key``) and
       ``global_limit`` (Cognito calls; the account's quota is 25 per second
       for this category, shared) throttle POSTs with a "try again" page.
+      Only a POST that will call Cognito spends the global bucket (not an
+      invalid link, a refused origin, or a repeat answered from memory); a
+      client has one call of its own in flight at a time; and a client whose
+      link Cognito rejects (expired or made-up token, unknown user) waits
+      ``rejection_penalty`` seconds before its next POST. So a crowd of N
+      keys spends at most N calls at once and N per penalty after that (the
+      README's "Operating it" works out the lockout). With an ``outbox``
+      these last two rules do not apply: the outbox's own flow spends the
+      bucket.
     - ``remember_for`` seconds a success is remembered (double clicks then
       see "already recorded"); at most ``max_tracked`` entries per map.
     - ``stylesheet`` replaces the CSS; it is allowed by hash in the CSP.
@@ -754,4 +858,6 @@ def feedback_app(
         max_tracked=max_tracked,
         clock=clock,
         outbox=outbox,
+        ipv6_prefix_length=ipv6_prefix_length,
+        rejection_penalty=rejection_penalty,
     )

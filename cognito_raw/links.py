@@ -27,6 +27,7 @@ from ._links_app import (
     FeedbackOutcome,
     FeedbackSender,
     RateLimit,
+    client_key,
     feedback_app,
 )
 from ._links_event import FeedbackContext, FeedbackLinks, from_custom_email_sender_event
@@ -48,6 +49,7 @@ __all__ = [
     "Outbox",
     "OutboxError",
     "RateLimit",
+    "client_key",
     "feedback_app",
     "from_custom_email_sender_event",
     "make_link",

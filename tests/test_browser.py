@@ -162,12 +162,14 @@ def site() -> Iterator[Site]:
         async def app() -> AsyncIterator[ASGIApp]:
             retry = RetryPolicy(max_attempts=ATTEMPTS, base_delay=0.001, max_delay=0.005)
             async with AsyncClient(endpoint_url=cognito_url, retry=retry, timeout=5) as client:
-                # Every click of the session comes from 127.0.0.1: a roomy bucket.
+                # Every click of the session comes from 127.0.0.1: a roomy bucket,
+                # and no hold-back after the expired link's page.
                 yield _with_probe(
                     feedback_app(
                         client=client,
                         user_pool_ids=[pool],
                         per_client_limit=RateLimit(rate=10, burst=100),
+                        rejection_penalty=0,
                     )
                 )
 

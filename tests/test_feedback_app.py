@@ -437,7 +437,9 @@ def test_an_expired_link_can_be_tried_again_and_is_sent_again() -> None:
         assert (await submit(http, form)).status_code == 400
         assert (await submit(http, form)).status_code == 400
 
-    run(make_app(sender), body)
+    # (Without the hold-back a rejected link puts on its client, which
+    # tests/test_feedback_app_limits.py covers.)
+    run(make_app(sender, rejection_penalty=0), body)
     assert len(sender.calls) == 2
 
 
@@ -493,22 +495,38 @@ def test_a_cancelled_first_click_still_delivers_for_the_second() -> None:
 
 def test_each_answer_and_each_token_is_its_own_submission() -> None:
     sender = StubSender()
+    app = make_app(sender)
 
-    async def body(http: httpx.AsyncClient) -> None:
+    async def main() -> None:
         sender.gate = asyncio.Event()
-        forms = [
-            await confirm(http, link("valid")),
-            await confirm(http, link("invalid")),
-            # Same pool, event and value, another token: never joins the first.
-            await confirm(http, link("valid", token="someone-elses-guess")),
+        # Three clients (one client has one call of its own in flight at a time).
+        clients = [
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app, client=(f"198.51.100.{n}", 50000)),
+                base_url=ORIGIN,
+            )
+            for n in (1, 2, 3)
         ]
-        pending = [asyncio.ensure_future(submit(http, f)) for f in forms]
-        while len(sender.calls) < 3:
+        urls = [
+            link("valid"),
+            link("invalid"),
+            # Same pool, event and value, another token: never joins the first.
+            link("valid", token="someone-elses-guess"),
+        ]
+        forms = [await confirm(http, url) for http, url in zip(clients, urls, strict=True)]
+        pending = [
+            asyncio.ensure_future(submit(http, f)) for http, f in zip(clients, forms, strict=True)
+        ]
+        for _ in range(1000):  # bounded: each submission reaches the gate
+            if len(sender.calls) == 3:
+                break
             await asyncio.sleep(0)
         sender.gate.set()
         await asyncio.gather(*pending)
+        for http in clients:
+            await http.aclose()
 
-    run(make_app(sender), body)
+    asyncio.run(main())
     assert sorted(map(repr, sender.calls)) == sorted(
         map(repr, [request_for("valid"), request_for("invalid"), request_for(token="x")])
     )
@@ -898,7 +916,10 @@ def test_usernames_and_tokens_are_never_logged(caplog: pytest.LogCaptureFixture)
         await submit(http, {**form, "pool": OTHER_POOL})  # invalid post
 
     with caplog.at_level(logging.DEBUG):
-        run(make_app(sender, per_client_limit=RateLimit(rate=1, burst=100)), body)
+        run(
+            make_app(sender, per_client_limit=RateLimit(rate=1, burst=100), rejection_penalty=0),
+            body,
+        )
     assert len(sender.calls) == 4
     # Only our records: the test's own httpx client logs the URLs it fetches
     # (as an ASGI server's access log would: see the README).
