@@ -93,6 +93,11 @@ _FIELD_OF: Final[Mapping[str, str]] = {
 # literal username than an escape.
 _ESCAPED_ASCII: Final = frozenset("\"'<>\\^`{|}")
 _HEX: Final = frozenset("0123456789abcdefABCDEF")
+# What an encoder of a query value leaves as it is: RFC 3986's unreserved set
+# plus what JavaScript's encodeURIComponent also leaves (! * ' ( )). Letters and
+# digits are never escaped by any of them.
+_ALNUM: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_ENCODER_SAFE: Final = _ALNUM | frozenset("-_.~!*'()")
 _END_RE: Final = re.compile(re.escape(END_MARKER))
 _PLACEHOLDER_RE: Final = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
 
@@ -119,17 +124,81 @@ def _escape_at(text: str, index: int) -> int | None:
     return None
 
 
-def decode_username(raw: str) -> str:
-    """Undo the percent-encoding a browser adds to a raw username, and nothing else.
+def _whole_encoding(raw: str) -> str | None:
+    # The username `raw` is an encoder's output of, or None. An encoder
+    # (encodeURIComponent, urllib.parse.quote, a form serialiser, a click
+    # tracker re-writing the link) escapes every character outside its safe
+    # set and never a letter or a digit; so `raw` qualifies when it holds at
+    # least one escape, no other '%', only safe characters besides, no escape
+    # of a letter or digit, and its bytes decode as strict UTF-8 to a valid
+    # username.
+    if "%" not in raw:
+        return None
+    out = bytearray()
+    i = 0
+    while i < len(raw):
+        byte = _escape_at(raw, i)
+        if byte is not None and chr(byte) not in _ALNUM:
+            out.append(byte)
+            i += 3
+        elif raw[i] in _ENCODER_SAFE:
+            out.append(ord(raw[i]))
+            i += 1
+        else:
+            return None
+    try:
+        text = out.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if _is_username(text) else None
 
-    Decoded: escapes of the ASCII characters browsers and strict URL tools
-    encode (``" ' < > \\ ^ ` { | }``) and escape runs that form well-formed
-    UTF-8 for a non-ASCII character. Everything else stays literal: a ``%``
-    not followed by such an escape, ``%25``, ``%26``, ``+`` (no username holds
-    a space, so ``+`` is never a space). A raw username that itself contains
-    one of the decoded escapes cannot be told apart from the encoded form of
-    another username; the browser's reading wins.
+
+def decode_username(raw: str) -> str:
+    """The username a link's raw ``username`` field stands for.
+
+    Cognito substitutes ``{username}`` unencoded; two kinds of hands may
+    encode it on the way, and each is undone:
+
+    - A link encoded whole (``alice%2Btest%40example.com``: a click-tracking
+      redirect, a link built with ``encodeURIComponent``): when ``raw`` is
+      what such an encoder makes of a valid username (only escapes and the
+      encoders' safe characters ``A-Z a-z 0-9 - _ . ~ ! * ' ( )``, at least one
+      escape, none of a letter or digit, strict UTF-8), it is decoded whole.
+    - Else, what a browser adds to a raw link: escapes of the ASCII
+      characters browsers and strict URL tools encode (``" ' < > \\ ^ ` { |
+      }``) and escape runs that form well-formed UTF-8 for a non-ASCII
+      character. Everything else stays literal: a ``%`` not followed by such
+      an escape, ``%25``, ``%26``, ``+`` (no username holds a space, so ``+``
+      is never a space).
+
+    The ambiguity raw substitution leaves: a username that itself holds such
+    an escape (``a%2Bb``, ``%22``, ``%C3%A9``), or is wholly an encoder's
+    output, reads as what it encodes. A username with a ``%`` anywhere else
+    (``100%``, ``50%off``, ``a%2Bb@x``, ``%41``) is read as written, and so is
+    one whose decoded form would not be a valid username (``%E2%80%8B``).
     """
+    whole = _whole_encoding(raw)
+    if whole is not None:
+        return whole
+    decoded = _browser_decoding(raw)
+    if decoded == raw or _is_username(decoded):
+        return decoded
+    # Decoding would make an invalid username of a valid one ("%E2%80%8B" is
+    # a zero-width space): the literal reading is the only one Cognito can
+    # accept.
+    return raw if _is_username(raw) else decoded
+
+
+def _is_username(text: str) -> bool:
+    try:
+        validate_username(text)
+    except ValidationError:
+        return False
+    return True
+
+
+def _browser_decoding(raw: str) -> str:
+    # The escapes a browser adds to a raw username, undone (decode_username).
     out: list[str] = []
     i = 0
     n = len(raw)
@@ -235,10 +304,12 @@ def template_link(
       plain-text mail may wrap or trim a long link: ``parse_link`` refuses
       such a link (``ValidationError(field="url")``) rather than submit a
       shortened username;
-    - a browser percent-encodes non-ASCII characters and ``" ' < >``: the
-      parser decodes exactly those escapes (``decode_username``). A raw
-      username that contains such an escape itself (``%22``, ``%C3%A9``) reads
-      as its decoded form: the one ambiguity raw substitution leaves.
+    - a browser percent-encodes non-ASCII characters and ``" ' < >``, and a
+      click tracker or a link built with ``encodeURIComponent`` encodes the
+      whole username (``alice%2Btest%40example.com``): the parser undoes
+      exactly those (``decode_username``). A raw username that reads as such
+      an encoding itself (``%22``, ``%C3%A9``, ``a%2Bb``) reads as its decoded
+      form: the one ambiguity raw substitution leaves.
 
     The value comes first, so no truncation can change it. Without
     ``user_pool_id`` the link names no pool, and the parser uses its single

@@ -8,6 +8,7 @@ substitution (raw, one pass) and what a browser does to a link before sending it
 from __future__ import annotations
 
 import re
+import urllib.parse
 from typing import Any
 
 import pytest
@@ -61,11 +62,51 @@ def simulate_browser(url: str, *, strict: bool = False) -> str:
 
 
 _LOOKS_ESCAPED = re.compile(r"%(?:2[27]|3[cCeE]|5[cCeE]|60|7[bBcCdD]|[89a-fA-F][0-9a-fA-F])")
+# What encodeURIComponent, urllib.parse.quote and form serialisers may leave as it
+# is, and an escape of anything but a letter or digit (which none of them escapes).
+_ENCODED = re.compile(
+    r"(?:[A-Za-z0-9\-_.~!*'()]|%(?![46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9])[0-9A-Fa-f]{2})+"
+)
+
+
+def encode_uri_component(text: str) -> str:
+    """JavaScript's encodeURIComponent."""
+    return urllib.parse.quote(text, safe="-_.!~*'()")
+
+
+ENCODERS = {
+    "encodeURIComponent": encode_uri_component,
+    "urllib quote": lambda text: urllib.parse.quote(text, safe=""),
+    "form (quote_plus)": urllib.parse.quote_plus,
+    "lower-case hex": lambda text: re.sub(
+        r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), urllib.parse.quote(text, safe="")
+    ),
+}
+
+
+def is_username(text: str) -> bool:
+    try:
+        UpdateAuthEventFeedbackRequest(**{**kwargs("x"), "username": text})
+    except ValidationError:
+        return False
+    return True
+
+
+def looks_encoded(username: str) -> bool:
+    """A raw username that is wholly what an encoder makes of another valid username."""
+    if "%" not in username or _ENCODED.fullmatch(username) is None:
+        return False
+    try:
+        decoded = urllib.parse.unquote(username, errors="strict")
+    except UnicodeDecodeError:
+        return False
+    return is_username(decoded)
 
 
 def looks_escaped(username: str) -> bool:
-    """A raw username holding an escape a browser could have made: read ambiguously."""
-    return _LOOKS_ESCAPED.search(username) is not None
+    """A raw username that reads ambiguously: it holds an escape a browser could have
+    made, or it is wholly an encoder's output (then it reads as what it encodes)."""
+    return _LOOKS_ESCAPED.search(username) is not None or looks_encoded(username)
 
 
 def values_of(kw: dict[str, Any]) -> dict[str, str]:
@@ -209,11 +250,14 @@ NASTY_USERNAMES = [
     "%%",
     "%zz",
     "a%2",
-    "%41",  # 'A' is never escaped by a browser: read literally
-    "%25",
-    "%26",
-    "%2B",
-    "%23",
+    "%41",  # 'A' is never escaped by a browser or an encoder: read literally
+    "%41%2B",  # (so the whole is not an encoder's output either)
+    "50%off",  # a "%" not before two hex digits: not an encoding
+    "a%2Bb@example.com",  # a raw '@' an encoder would have escaped: literal
+    "a+b%2B",  # likewise a raw '+'
+    "%2B%",
+    "%20",  # would decode to a space: never a username
+    "%E2%80%8B",  # would decode to a zero-width space (format): read as written
     'say"hi"',
     "o'brien",
     "<tag>",
@@ -275,11 +319,20 @@ def test_hash_in_username_is_exact_as_written_and_refused_after_a_browser(userna
         ("%c3%a9", "é"),
         ("%E7%94%A8", "用"),
         ("%F0%9F%98%80", "😀"),
+        # Wholly an encoder's output: read as what it encodes.
+        ("%25", "%"),
+        ("%26", "&"),
+        ("%2B", "+"),
+        ("%23", "#"),
+        ("a%2Bb", "a+b"),
+        ("alice%2Btest%40example.com", "alice+test@example.com"),
+        ("O'Brien%40example.com", "O'Brien@example.com"),
     ],
 )
 def test_the_one_ambiguity_prefers_the_browser_reading(raw_username: str, read_as: str) -> None:
-    # A raw username that holds a browser-made escape is indistinguishable from
-    # the browser-encoded form of another username. The decoded reading wins.
+    # A raw username that holds a browser-made escape, or is wholly an encoder's
+    # output, is indistinguishable from the encoded form of another username. The
+    # decoded reading wins.
     link = link_of(kwargs(raw_username))
     assert parse_link(link, user_pool_ids=[POOL]).username == read_as
     assert looks_escaped(raw_username)
@@ -295,7 +348,14 @@ def test_the_one_ambiguity_prefers_the_browser_reading(raw_username: str, read_a
         ("%zz", "%zz"),
         ("%41%42", "%41%42"),
         ("%20", "%20"),  # a space is never in a username: keep the literal reading
-        ("%2B", "%2B"),
+        ("%2B", "+"),  # wholly an encoding
+        ("%2Bx%40y", "+x@y"),
+        ("%2b%40", "+@"),  # lower-case hex
+        ("%2B@", "%2B@"),  # a raw '@': not an encoder's output
+        ("%2B%zz", "%2B%zz"),
+        ("%41%2B", "%41%2B"),  # an escaped letter: not an encoder's output
+        ("%E2%80%8B", "%E2%80%8B"),  # decoded, not a username: as written
+        ("%C2%A0x", "%C2%A0x"),  # NO-BREAK SPACE: likewise
         ("+", "+"),
         ("%C3", "%C3"),  # truncated UTF-8
         ("%C3%28", "%C3%28"),  # bad continuation byte: both kept literal
@@ -309,6 +369,54 @@ def test_the_one_ambiguity_prefers_the_browser_reading(raw_username: str, read_a
 )
 def test_decode_username(raw: str, decoded: str) -> None:
     assert decode_username(raw) == decoded
+
+
+# --- percent-encoded usernames -----------------------------------------------------------
+
+
+def link_with_raw_username(kw: dict[str, Any], raw_username: str) -> str:
+    return (
+        f"{BASE}?value=valid&pool={kw['user_pool_id']}&event={kw['event_id']}"
+        f"&token={kw['feedback_token']}&username={raw_username}&end=1"
+    )
+
+
+def test_the_reported_encoded_username() -> None:
+    url = (
+        f"{BASE}?value=valid&pool={POOL}&event={EVENT}&token={TOKEN}"
+        "&username=alice%2Btest%40example.com&end=1"
+    )
+    assert parse_link(url, user_pool_ids=[POOL]).username == "alice+test@example.com"
+
+
+@given(kw=cst.request_kwargs(), encoder=st.sampled_from(sorted(ENCODERS)))
+def test_any_username_encoded_whole_is_recovered(kw: dict[str, Any], encoder: str) -> None:
+    # A click tracker or encodeURIComponent encoded the username: any valid
+    # username comes back, whatever it holds (a '%' of its own too).
+    raw = ENCODERS[encoder](kw["username"])
+    got = parse_link(link_with_raw_username(kw, raw), user_pool_ids=[kw["user_pool_id"]])
+    assert got.username == kw["username"]
+
+
+# Usernames rich in '%', hex digits and what encoders escape.
+PERCENT_HEAVY = st.text(st.sampled_from("%%%2B4aF0@+.~é\"'<"), min_size=1, max_size=12)
+
+
+@given(username=PERCENT_HEAVY)
+def test_a_username_with_a_percent_of_its_own_is_read_as_written_unless_ambiguous(
+    username: str,
+) -> None:
+    assume(is_username(username))
+    kw = kwargs(username)
+    for link in (link_of(kw), simulate_browser(link_of(kw))):
+        got = parse_link(link, user_pool_ids=[POOL]).username
+        if not looks_escaped(username):
+            assert got == username
+        elif looks_encoded(username):
+            # The documented ambiguity: it reads as what it encodes.
+            assert got == urllib.parse.unquote(username)
+        else:
+            assert got == decode_username(username)
 
 
 # --- properties over every valid input ----------------------------------------------------
