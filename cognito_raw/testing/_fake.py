@@ -6,7 +6,7 @@ request into a reply. The httpx transport, the ASGI app and the loopback HTTP
 server in ``_fake_http`` are thin drivers around ``handle``, so all three ways
 of running the fake answer identically.
 
-Replies follow ../shared/PROTOCOL.md. Members are checked with the client's
+Replies follow docs/protocol.md. Members are checked with the client's
 own validators (``cognito_raw._model``), so the fake and the client can never
 disagree about what is valid; only the message text is the service's.
 """
@@ -64,7 +64,7 @@ __all__ = [
     "ReplyLike",
 ]
 
-# The unknown-operation reply, as PROTOCOL.md quotes it (a 404 with a "code").
+# The unknown-operation reply, as docs/protocol.md quotes it (a 404 with a "code").
 _UNKNOWN_OPERATION: Final = {
     "code": "BadRequest",
     "message": "The server did not understand the operation that was requested.",
@@ -471,7 +471,7 @@ def _error_reply(request_id: str, refusal: _Refusal) -> FakeReply:
         message = refusal.message
     headers = [
         *_base_headers(request_id),
-        # The trailing colon is the real service's (PROTOCOL.md's captured reply).
+        # The trailing colon is the real service's (the captured reply in docs/protocol.md).
         ("x-amzn-ErrorType", f"{refusal.code}:"),
         ("x-amzn-ErrorMessage", _header_safe(message)),
     ]
@@ -485,7 +485,7 @@ class FakeCognito:
     ``create_auth_event`` (or ``seed()``), then point a client at it through
     ``transport`` (httpx, sync and async), ``asgi`` (an ASGI app) or
     ``serve()`` (a real HTTP server on 127.0.0.1). All three go through
-    ``handle``, which answers as Cognito does (see ../shared/PROTOCOL.md):
+    ``handle``, which answers as Cognito does (see docs/protocol.md):
 
     - another operation, method, path or content type: 404 ``BadRequest``;
     - a body that is not a JSON object, or a member of the wrong JSON type:
