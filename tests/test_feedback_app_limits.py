@@ -350,7 +350,7 @@ class Crowd:
             if self.global_model.take(now) > 0:
                 return
             if self.buckets[address].take(now) > 0:
-                self.global_model.tokens += 1.0  # not sent: the global token stays
+                self.global_model.give_back()  # not sent: the global token stays
                 continue
             yield address
 
@@ -358,7 +358,7 @@ class Crowd:
         # A 429: held back. The global token was not spent.
         assert self.global_model is not None
         self.held_until[address] = now + self.held_for
-        self.global_model.tokens += 1.0
+        self.global_model.give_back()
 
 
 def longest_lockout(

@@ -482,6 +482,7 @@ def test_the_feedback_app_pages_and_logs_hold_no_secrets() -> None:
                 user_pool_ids=[POOL],
                 per_client_limit=unlimited,
                 global_limit=unlimited,
+                rejection_penalty=0,  # the expired link's client goes on
             )
             transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 5000))
             async with httpx.AsyncClient(transport=transport, base_url=APP_ORIGIN) as http:
