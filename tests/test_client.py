@@ -537,3 +537,24 @@ def test_one_async_client_per_event_loop() -> None:
 
         assert asyncio.run(fresh()) == 1
         assert len(server.requests) == 2
+
+
+TWICE = RetryPolicy(max_attempts=2, base_delay=0.001, max_delay=0.002)
+
+
+def test_a_repeated_error_type_header_is_read_by_its_first_value(flavor: str) -> None:
+    # The field report over a real socket: a gateway in front appended its own
+    # x-amzn-ErrorType. The first (the service's throttle) counts: retried.
+    twice = (
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.1\r\n"
+        b"x-amzn-RequestId: first-id\r\nx-amzn-RequestId: gateway-id\r\n"
+        b"x-amzn-ErrorType: TooManyRequestsException\r\n"
+        b"x-amzn-ErrorType: BadRequestException\r\n"
+        b'Content-Length: 27\r\n\r\n{"message":"Rate exceeded"}'
+    )
+    with loopback.serve(twice, twice) as server:
+        with pytest.raises(TooManyRequestsException) as info:
+            make_call(flavor, endpoint_url=server.url, retry=TWICE)()
+    assert len(server.requests) == 2
+    assert (info.value.code, info.value.request_id) == ("TooManyRequestsException", "first-id")
+    assert info.value.retryable is True
