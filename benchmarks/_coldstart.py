@@ -1,9 +1,13 @@
-"""What a fresh process runs for the cold-start and peak-RSS rows: ``python -c CODE URL``.
+"""What a fresh process runs for the cold-start and peak-RSS rows: ``python -c CODE URL CA``.
 
 Each program makes (or prepares) one UpdateAuthEventFeedback call the way a
-Lambda handler would on its first invocation, prints the request ID it got
-back, and exits. The URL of the loopback server is ``sys.argv[1]``; nothing
-else is imported, so the process pays for exactly what the library needs.
+Lambda handler would on its first invocation, over HTTPS, prints the request
+ID it got back, and exits. The URL of the loopback server is ``sys.argv[1]``
+and the CA file each client is told to trust ``sys.argv[2]``; nothing else is
+imported, so the process pays for exactly what the library needs.
+
+``capo-client`` runs under the interpreter of capo's own virtual environment
+(run.py makes it); every other program under the benchmark's.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ client = boto3.client(
     region_name="us-east-1",
     endpoint_url=sys.argv[1],
     config=Config(signature_version=UNSIGNED),
+    verify=sys.argv[2],
 )
 """
 
@@ -36,7 +41,7 @@ PROGRAMS: dict[str, str] = {
     "ours-client": f"""\
 import sys
 import cognito_raw
-with cognito_raw.Client(endpoint_url=sys.argv[1]) as client:
+with cognito_raw.Client(endpoint_url=sys.argv[1], verify=sys.argv[2]) as client:
     reply = client.update_auth_event_feedback({_kwargs(OURS_KW)})
 print(reply.request_id)
 """,
@@ -45,18 +50,46 @@ print(reply.request_id)
 reply = client.update_auth_event_feedback({_kwargs(BOTO_KW)})
 print(reply["ResponseMetadata"]["RequestId"])
 """,
+    # The floor: the same bytes through httpx's one-call API, nothing else.
     "httpx-post": f"""\
 import json
+import ssl
 import sys
 import httpx
 reply = httpx.post(
     sys.argv[1] + "/",
     content=json.dumps({WIRE!r}).encode(),
     headers={{"Content-Type": {CONTENT_TYPE!r}, "X-Amz-Target": {TARGET!r}}},
+    verify=ssl.create_default_context(cafile=sys.argv[2]),
 )
 reply.raise_for_status()
 json.loads(reply.content)
 print(reply.headers["x-amzn-requestid"])
+""",
+    # capo returns the (empty) output only: an interceptor, its documented
+    # hook around each call, reads the request ID off the reply.
+    "capo-client": f"""\
+import ssl
+import sys
+import capo_cognito_identity_provider as capo
+import zapros
+context = ssl.create_default_context(cafile=sys.argv[2])
+handler = zapros.StdNetworkHandler(transport=zapros.SyncTransport(ssl_context=context))
+seen = []
+def keep_request_id(request, call_next):
+    response = call_next(request)
+    seen.append(response.response.headers.get("x-amzn-requestid"))
+    return response
+with capo.CognitoIdentityProviderClient(
+    http_handler=handler,
+    operation_interceptors=[keep_request_id],
+    region="us-east-1",
+    endpoint=sys.argv[1],
+    anonymous=True,
+) as client:
+    reply = client.update_auth_event_feedback({_kwargs(OURS_KW)})
+assert reply == {{}}, reply
+print(seen[-1])
 """,
     # The sans-I/O path alone: validate, build, and decode a canned reply.
     "ours-sansio": f"""\
@@ -71,6 +104,58 @@ print(reply.request_id)
 """,
     # What boto3 costs before its first call can even start.
     "boto3-create": BOTO3_CLIENT + f"print({REQUEST_ID!r})\n",
+}
+
+# The two sides of the floor row again, with clocks between their steps:
+# imports, client creation (TLS context included), the first call (connect,
+# handshake, request, reply). Each prints one JSON object of milliseconds.
+# httpx.post is ``with httpx.Client(verify=...) as c: c.post(...)`` inside.
+_PHASES_OUT = """
+import json
+names = ("import", "create", "call", "close")
+print(json.dumps({n: (b - a) * 1000 for n, a, b in zip(names, marks, marks[1:])}))
+"""
+
+PHASES: dict[str, str] = {
+    "ours-client": f"""\
+import time
+marks = [time.perf_counter()]
+import sys
+import cognito_raw
+cognito_raw.Client
+marks.append(time.perf_counter())
+client = cognito_raw.Client(endpoint_url=sys.argv[1], verify=sys.argv[2])
+marks.append(time.perf_counter())
+reply = client.update_auth_event_feedback({_kwargs(OURS_KW)})
+reply.request_id
+marks.append(time.perf_counter())
+client.close()
+marks.append(time.perf_counter())
+"""
+    + _PHASES_OUT,
+    "httpx-post": f"""\
+import time
+marks = [time.perf_counter()]
+import json
+import ssl
+import sys
+import httpx
+marks.append(time.perf_counter())
+client = httpx.Client(verify=ssl.create_default_context(cafile=sys.argv[2]))
+marks.append(time.perf_counter())
+reply = client.post(
+    sys.argv[1] + "/",
+    content=json.dumps({WIRE!r}).encode(),
+    headers={{"Content-Type": {CONTENT_TYPE!r}, "X-Amz-Target": {TARGET!r}}},
+)
+reply.raise_for_status()
+json.loads(reply.content)
+reply.headers["x-amzn-requestid"]
+marks.append(time.perf_counter())
+client.close()
+marks.append(time.perf_counter())
+"""
+    + _PHASES_OUT,
 }
 
 # Appended for the memory runs (not the timed ones). The peak comes from

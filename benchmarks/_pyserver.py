@@ -1,13 +1,16 @@
-"""The fallback loopback server: a canned Cognito success over HTTP/1.1 keep-alive.
+"""The fallback loopback server: a canned Cognito success over HTTPS, HTTP/1.1 keep-alive.
 
 Used only when nginx cannot be had. asyncio, one process (started by run.py,
 so it does not share the client's GIL); it prints its port on the first line
 and stops by itself after ``lifetime`` seconds. Binds 127.0.0.1 only.
+
+    python _pyserver.py LIFETIME CERT KEY
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import sys
 
 REQUEST_ID = "5090ed1c-b098-47e5-8397-e2f3ef4b41d5"
@@ -53,9 +56,9 @@ class _Reply(asyncio.Protocol):
             self._transport.write(REPLY)
 
 
-async def _serve(lifetime: float) -> None:
+async def _serve(lifetime: float, context: ssl.SSLContext) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(_Reply, "127.0.0.1", 0, backlog=1024)
+    server = await loop.create_server(_Reply, "127.0.0.1", 0, backlog=1024, ssl=context)
     port = server.sockets[0].getsockname()[1]
     sys.stdout.write(f"{port}\n")
     sys.stdout.flush()
@@ -64,8 +67,10 @@ async def _serve(lifetime: float) -> None:
 
 
 def main() -> None:
-    lifetime = float(sys.argv[1]) if len(sys.argv) > 1 else 3600.0
-    asyncio.run(_serve(lifetime))
+    lifetime, cert, key = float(sys.argv[1]), sys.argv[2], sys.argv[3]
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    asyncio.run(_serve(lifetime, context))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,16 @@
-"""The loopback server the benchmark calls: Debian's nginx with a canned reply.
+"""The loopback server the benchmark calls: Debian's nginx with a canned reply, over HTTPS.
 
 nginx answers every request with what Cognito answers UpdateAuthEventFeedback
 (``200``, ``{}``, ``application/x-amz-json-1.1``, an ``x-amzn-RequestId``),
 from one worker on 127.0.0.1, with a config written to a temporary directory
-and no logging, so it is not the bottleneck on a 2-core machine. If nginx
-cannot be had, a small asyncio server (_pyserver.py) stands in, and the
-report says so.
+and no logging, so it is not the bottleneck on a 2-core machine. It speaks
+TLS only, with a certificate from a CA made for the run (_tls.py): real
+users pay for TLS, and every client is told to trust ``Server.ca_path``.
+If nginx cannot be had, a small asyncio server (_pyserver.py) stands in,
+with the same certificate, and the report says so.
+
+Other sections of the benchmark take a ``Server`` (``url``, ``ca_path``)
+from ``start()``, so they call the same server and trust the same CA.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ import pwd
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import _tls
 from _worker import CONTENT_TYPE, REQUEST_ID
 
 HERE = Path(__file__).resolve().parent
@@ -47,7 +54,9 @@ http {{
     keepalive_timeout 120s;
     server_tokens on;
     server {{
-        listen 127.0.0.1:{port} backlog=1024;
+        listen 127.0.0.1:{port} ssl backlog=1024;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
         location = /nginx_status {{ stub_status; }}
         location / {{
             default_type {content_type};
@@ -109,13 +118,22 @@ def nginx_path() -> str | None:
 
 
 class Server:
-    """A running loopback server: ``url``, ``kind``, ``version``; ``stop()`` ends it."""
+    """A running loopback server over HTTPS: ``url``, ``ca_path`` (the CA to trust),
+    ``kind``, ``version``; ``stop()`` ends it."""
 
-    def __init__(self, kind: str, version: str, port: int, proc: subprocess.Popen[bytes]):
+    def __init__(
+        self,
+        kind: str,
+        version: str,
+        port: int,
+        proc: subprocess.Popen[bytes],
+        certificates: _tls.Certificates,
+    ):
         self.kind = kind
         self.version = version
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"https://127.0.0.1:{port}"
+        self.ca_path = str(certificates.ca)
         self._proc = proc
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
@@ -123,7 +141,8 @@ class Server:
         """nginx's stub_status counters (connections accepted, requests), or None."""
         if self.kind != "nginx":
             return None
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        context = ssl.create_default_context(cafile=self.ca_path)
+        conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=5, context=context)
         try:
             conn.request("GET", "/nginx_status")
             text = conn.getresponse().read().decode()
@@ -149,7 +168,7 @@ class Server:
             self._tmp.cleanup()
 
 
-def start_nginx() -> Server | None:
+def start_nginx(certificates: _tls.Certificates) -> Server | None:
     """nginx on a free 127.0.0.1 port, or None if it is missing or will not start."""
     binary = nginx_path()
     if binary is None:
@@ -168,6 +187,8 @@ def start_nginx() -> Server | None:
                 port=port,
                 content_type=CONTENT_TYPE,
                 request_id=REQUEST_ID,
+                cert=certificates.cert,
+                key=certificates.key,
             )
         )
         # nginx's workers (www-data) must reach the temp paths inside it.
@@ -178,7 +199,9 @@ def start_nginx() -> Server | None:
             stderr=subprocess.DEVNULL,
         )
         if _wait_listening(port, proc, 5.0):
-            server = Server("nginx", version.replace("nginx version: ", ""), port, proc)
+            server = Server(
+                "nginx", version.replace("nginx version: ", ""), port, proc, certificates
+            )
             server._tmp = tmp
             return server
         if proc.poll() is None:
@@ -191,10 +214,11 @@ def start_nginx() -> Server | None:
     return None
 
 
-def start_python_server(lifetime: float) -> Server:
+def start_python_server(lifetime: float, certificates: _tls.Certificates) -> Server:
     """The asyncio fallback, stopping by itself after ``lifetime`` seconds."""
+    argv = [str(lifetime), str(certificates.cert), str(certificates.key)]
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "_pyserver.py"), str(lifetime)],
+        [sys.executable, str(HERE / "_pyserver.py"), *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
@@ -202,21 +226,26 @@ def start_python_server(lifetime: float) -> Server:
     port = int(proc.stdout.readline())
     if not _wait_listening(port, proc, 5.0):
         raise RuntimeError("the fallback server did not start")
-    return Server("python-asyncio", f"Python {sys.version.split()[0]} asyncio", port, proc)
+    version = f"Python {sys.version.split()[0]} asyncio, {ssl.OPENSSL_VERSION}"
+    return Server("python-asyncio", version, port, proc, certificates)
 
 
-def start(*, install: bool, lifetime: float) -> tuple[Server, str]:
-    """The best server to be had, and a note on how it was chosen."""
+def start(*, install: bool, lifetime: float, tls_dir: Path) -> tuple[Server, str]:
+    """The best server to be had, and a note on how it was chosen.
+
+    A new CA and server certificate are made in ``tls_dir`` first.
+    """
+    certificates = _tls.make(tls_dir)
     note = ""
     if nginx_path() is None and install:
         note = "nginx was missing and has been installed with apt-get. "
         if not install_nginx():
             note = "nginx was missing and apt-get could not install it. "
-    server = start_nginx()
+    server = start_nginx(certificates)
     if server is not None:
-        return server, note + "nginx, 1 worker, canned reply, access log off"
+        return server, note + "nginx, 1 worker, TLS, canned reply, access log off"
     if nginx_path() is None:
         note += f"nginx not found (install: `{INSTALL_HINT}`, or pass --install-nginx). "
     else:
         note += "nginx would not start. "
-    return start_python_server(lifetime), note + "FALLBACK: Python asyncio server"
+    return start_python_server(lifetime, certificates), note + "FALLBACK: Python asyncio server"

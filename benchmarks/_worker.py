@@ -55,6 +55,9 @@ REPLY_HEADERS: list[tuple[str, str]] = [
     ("x-amzn-requestid", REQUEST_ID),
 ]
 REPLY_BODY = b"{}"
+# cognito-raw's default pool size (DEFAULT_MAX_CONNECTIONS), for raw httpx
+# held to the same bound.
+BOUNDED_CONNECTIONS = 10
 
 SyncCall = Callable[[], object]
 AsyncCall = Callable[[], Awaitable[object]]
@@ -72,7 +75,7 @@ def rss_bytes() -> int:
 # -- the libraries, each driven the way its documentation shows -----------------
 
 
-def _boto3_client(url: str | None) -> Any:
+def _boto3_client(url: str | None, ca: str | None = None) -> Any:
     import boto3
     from botocore import UNSIGNED
     from botocore.config import Config
@@ -82,6 +85,26 @@ def _boto3_client(url: str | None) -> Any:
         region_name="us-east-1",
         endpoint_url=url,
         config=Config(signature_version=UNSIGNED),
+        verify=ca,
+    )
+
+
+def _tls_context(ca: str) -> Any:
+    import ssl
+
+    return ssl.create_default_context(cafile=ca)
+
+
+def _capo_client(url: str, ca: str) -> Any:
+    # capo sends through zapros; its transport takes the SSL context to trust.
+    import capo_cognito_identity_provider as capo
+    import zapros
+
+    handler = zapros.StdNetworkHandler(
+        transport=zapros.SyncTransport(ssl_context=_tls_context(ca))
+    )
+    return capo.CognitoIdentityProviderClient(
+        http_handler=handler, region="us-east-1", endpoint=url, anonymous=True
     )
 
 
@@ -94,21 +117,24 @@ def _mock_transport() -> Any:
     return httpx.MockTransport(handler)
 
 
-def sync_caller(lib: str, url: str) -> tuple[SyncCall, Callable[[], object]]:
-    """A function making one call to ``url``, and how to close its client."""
+def sync_caller(lib: str, url: str, ca: str) -> tuple[SyncCall, Callable[[], object]]:
+    """A function making one call to ``url`` (trusting the CA in ``ca``), and how to close it."""
     if lib == "cognito-raw":
         import cognito_raw
 
-        client = cognito_raw.Client(endpoint_url=url)
+        client = cognito_raw.Client(endpoint_url=url, verify=ca)
         return lambda: client.update_auth_event_feedback(**OURS_KW), client.close
     if lib == "boto3":
-        boto = _boto3_client(url)
+        boto = _boto3_client(url, ca)
         return lambda: boto.update_auth_event_feedback(**BOTO_KW), boto.close
     if lib == "httpx":
         import httpx
 
-        raw = httpx.Client()
+        raw = httpx.Client(verify=_tls_context(ca))
         return _httpx_call(raw, url), raw.close
+    if lib == "capo":
+        capo = _capo_client(url, ca)
+        return lambda: capo.update_auth_event_feedback(**OURS_KW), lambda: None
     raise ValueError(f"unknown sync library {lib!r}")
 
 
@@ -125,13 +151,13 @@ def _httpx_call(raw: Any, url: str) -> SyncCall:
 
 
 async def async_caller(
-    lib: str, url: str, concurrency: int
+    lib: str, url: str, concurrency: int, ca: str
 ) -> tuple[AsyncCall, Callable[[], Awaitable[object]]]:
     """A coroutine function making one call to ``url``, and how to close its client."""
     if lib == "cognito-raw":
         import cognito_raw
 
-        client = cognito_raw.AsyncClient(endpoint_url=url)
+        client = cognito_raw.AsyncClient(endpoint_url=url, verify=ca)
         return lambda: client.update_auth_event_feedback(**OURS_KW), client.aclose
     if lib == "aiobotocore":
         from aiobotocore.config import AioConfig
@@ -141,7 +167,7 @@ async def async_caller(
         # Enough pooled connections for the calls in flight (its default is 10).
         config = AioConfig(signature_version=UNSIGNED, max_pool_connections=concurrency)
         context = get_session().create_client(
-            "cognito-idp", region_name="us-east-1", endpoint_url=url, config=config
+            "cognito-idp", region_name="us-east-1", endpoint_url=url, config=config, verify=ca
         )
         aio = await context.__aenter__()
 
@@ -152,19 +178,43 @@ async def async_caller(
     if lib == "httpx":
         import httpx
 
-        raw = httpx.AsyncClient()
-        post_url = url + "/"
-
-        async def call() -> object:
-            reply = await raw.post(
-                post_url, content=json.dumps(WIRE).encode(), headers=WIRE_HEADERS
-            )
-            if reply.status_code != 200:
-                raise RuntimeError(f"HTTP {reply.status_code}")
-            return json.loads(reply.content)
-
-        return call, raw.aclose
+        raw = httpx.AsyncClient(verify=_tls_context(ca))
+        return _httpx_async_call(raw, url), raw.aclose
+    if lib == "httpx-bounded":
+        return _httpx_bounded(url, ca)
     raise ValueError(f"unknown async library {lib!r}")
+
+
+def _httpx_async_call(raw: Any, url: str) -> AsyncCall:
+    post_url = url + "/"
+
+    async def call() -> object:
+        reply = await raw.post(post_url, content=json.dumps(WIRE).encode(), headers=WIRE_HEADERS)
+        if reply.status_code != 200:
+            raise RuntimeError(f"HTTP {reply.status_code}")
+        return json.loads(reply.content)
+
+    return call
+
+
+def _httpx_bounded(url: str, ca: str) -> tuple[AsyncCall, Callable[[], Awaitable[object]]]:
+    # Raw httpx held to what AsyncClient does by default: a pool of
+    # BOUNDED_CONNECTIONS, and no more requests in flight than that (the
+    # others wait on a semaphore rather than in httpcore's pool).
+    import httpx
+
+    limits = httpx.Limits(
+        max_connections=BOUNDED_CONNECTIONS, max_keepalive_connections=BOUNDED_CONNECTIONS
+    )
+    raw = httpx.AsyncClient(verify=_tls_context(ca), limits=limits)
+    post = _httpx_async_call(raw, url)
+    slots = asyncio.Semaphore(BOUNDED_CONNECTIONS)
+
+    async def call() -> object:
+        async with slots:
+            return await post()
+
+    return call, raw.aclose
 
 
 # -- tasks ----------------------------------------------------------------------
@@ -172,7 +222,7 @@ async def async_caller(
 
 def task_sync(args: dict[str, Any]) -> dict[str, Any]:
     """Sequential calls over one client: bounded by ``count`` and ``seconds``."""
-    call, close = sync_caller(args["lib"], args["url"])
+    call, close = sync_caller(args["lib"], args["url"], args["ca"])
     try:
         for _ in range(args["warmup"]):
             call()
@@ -209,7 +259,7 @@ async def _drive(call: AsyncCall, count: int, concurrency: int, deadline: float)
 
 async def _task_async(args: dict[str, Any]) -> dict[str, Any]:
     concurrency = args["concurrency"]
-    call, close = await async_caller(args["lib"], args["url"], concurrency)
+    call, close = await async_caller(args["lib"], args["url"], concurrency, args["ca"])
     try:
         # Warm up at full concurrency, so the pool has opened its connections.
         await _drive(call, args["warmup"], concurrency, time.perf_counter() + args["seconds"])
@@ -310,7 +360,7 @@ def task_growth(args: dict[str, Any]) -> dict[str, Any]:
 async def _growth_async(args: dict[str, Any]) -> dict[str, Any]:
     import cognito_raw
 
-    client = cognito_raw.AsyncClient(endpoint_url=args["url"])
+    client = cognito_raw.AsyncClient(endpoint_url=args["url"], verify=args["ca"])
     checkpoints = sorted(args["checkpoints"])
     deadline = time.perf_counter() + args["seconds"]
     samples = []
@@ -333,7 +383,7 @@ async def _growth_async(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def task_growth_async(args: dict[str, Any]) -> dict[str, Any]:
-    """Like ``growth``, through one AsyncClient and its own transport over loopback."""
+    """Like ``growth``, through one AsyncClient over HTTPS loopback."""
     return asyncio.run(_growth_async(args))
 
 

@@ -1,4 +1,4 @@
-"""cognito-raw side by side with boto3, aiobotocore and raw httpx, in one run.
+"""cognito-raw side by side with raw httpx, boto3, capo and aiobotocore, in one run.
 
     python benchmarks/run.py            # the full run (a few minutes)
     python benchmarks/run.py --quick    # a smoke run (under a minute)
@@ -8,22 +8,29 @@ the median of repeated measurements, with PASS/MISS against the project's
 targets, then the details, versions, CPU and the command. Absolute times vary
 from run to run on a shared machine; the ratios are the result.
 
+Every call goes over HTTPS to nginx on 127.0.0.1 (a canned Cognito reply; a
+small Python server only if nginx cannot be had), with a certificate from a
+CA made at the start of the run that each client is told to trust.
+
 What is measured (every measurement in a fresh process, so no library's
 imports or garbage weigh on another's numbers):
 
-1. Cold start: a new process that makes one call and handles the reply,
-   against the same loopback server (cognito-raw ``Client``, boto3 with
-   ``signature_version=UNSIGNED``, raw ``httpx.post``); the sans-I/O path
-   alone vs boto3's import and client creation; ``import cognito_raw`` vs a
-   bare interpreter, with ``-X importtime`` to show where the time goes.
+1. Cold start: a new process that makes one call and handles the reply
+   (cognito-raw ``Client``; its floor, a raw ``httpx.post`` of the same
+   bytes; boto3 with ``signature_version=UNSIGNED``; capo with
+   ``anonymous=True``); the sans-I/O path alone vs boto3's import and client
+   creation; ``import cognito_raw`` vs a bare interpreter. Clocks between the
+   steps of the Client's and the floor's programs, and ``-X importtime``,
+   show where the time goes.
 2. Per-call CPU, no network: validate + build + parse vs boto3's call with
-   the network stubbed by a ``before-send`` handler.
-3. Throughput over loopback against nginx (started here on 127.0.0.1 with a
-   canned Cognito reply; a small Python server only if nginx cannot be had):
-   sequential sync calls, and 64 in flight on asyncio.
+   the network stubbed by a ``before-send`` handler; the Client vs a raw
+   httpx POST, both on ``httpx.MockTransport``.
+3. Throughput: sequential sync calls, and 64 in flight on asyncio; the
+   client process's CPU per call against raw httpx, calls/s against boto3,
+   capo and aiobotocore.
 4. Memory: peak RSS of a process making one call; RSS and tracked objects
-   after 100,000 calls through one client vs after 1,000 (the sync Client on
-   httpx.MockTransport, and the AsyncClient's own transport over loopback).
+   after many calls through one client vs after 1,000 (the sync Client on
+   httpx.MockTransport, and the AsyncClient over HTTPS loopback).
 5. The feedback app's outbox: clicks accepted per second with durable
    commits (SQLite, PostgreSQL) and the delivery rate at a configured limit
    (``_outbox.py``).
@@ -31,9 +38,10 @@ imports or garbage weigh on another's numbers):
    on a kept-alive connection (``_fake.py``).
 
 aiobotocore cannot share an environment with the project's pinned botocore
-(every aiobotocore release pins an older botocore), so it runs under its own
-interpreter: ``--aio-python``, or a virtual environment this script makes in
-benchmarks/out/venv-aio on first use.
+(every aiobotocore release pins an older botocore), and capo brings its own
+HTTP stack, so each runs under an interpreter of its own: ``--aio-python`` /
+``--capo-python``, or a virtual environment this script makes in
+benchmarks/out (venv-aio, venv-capo) from pinned versions on first use.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ import os
 import platform
 import shlex
 import signal
+import ssl
 import statistics
 import subprocess
 import sys
@@ -59,13 +68,15 @@ from typing import Any
 import _fake
 import _outbox
 import _server
-from _coldstart import PEAK_RSS, PROGRAMS
-from _worker import REQUEST_ID
+from _coldstart import PEAK_RSS, PHASES, PROGRAMS
+from _worker import BOUNDED_CONNECTIONS, REQUEST_ID
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 WORKER = HERE / "_worker.py"
 AIOBOTOCORE_PIN = "aiobotocore==3.10.0"
+# capo's HTTP stack is a package of its own, pinned with it.
+CAPO_PINS = ("capo-cognito-identity-provider==0.13.0", "zapros==0.23.0")
 CONCURRENCY = 64
 MIB = 1024 * 1024
 # Installed, these are imported by httpx or httpcore at import, used or not.
@@ -91,6 +102,7 @@ class Plan:
     seconds: float
     warmup: int
     growth_calls: int
+    growth_async_calls: int
     growth_seconds: float
 
 
@@ -104,9 +116,10 @@ FULL = Plan(
     rounds=5,
     sync_count=5000,
     async_count=4000,
-    seconds=10.0,
+    seconds=8.0,
     warmup=200,
     growth_calls=100_000,
+    growth_async_calls=30_000,
     growth_seconds=180.0,
 )
 QUICK = Plan(
@@ -122,6 +135,7 @@ QUICK = Plan(
     seconds=3.0,
     warmup=50,
     growth_calls=20_000,
+    growth_async_calls=5_000,
     growth_seconds=60.0,
 )
 
@@ -290,55 +304,81 @@ def markdown_table(rows: Sequence[Row]) -> str:
 # -- 1. cold start ------------------------------------------------------------------
 
 
-def cold_start(report: Report, plan: Plan, url: str) -> None:
-    """New processes, interleaved round by round so drift hits every program alike."""
-    print("\n== 1. cold start (new process per run) ==", flush=True)
-    env = child_env()
-    python = sys.executable
+@dataclass(frozen=True)
+class Pythons:
+    """The interpreters of the side environments (None: not measured), and where from."""
+
+    aio: str | None = None
+    aio_where: str = "not needed"
+    capo: str | None = None
+    capo_where: str = "not needed"
+
+
+def program_python(name: str, pythons: Pythons) -> str | None:
+    """The interpreter a cold-start program runs under (None: unavailable)."""
+    return pythons.capo if name.startswith("capo-") else sys.executable
+
+
+def run_program(name: str, code: str, pythons: Pythons, server: _server.Server) -> Exit:
+    """One cold-start program in a fresh process, against the server, trusting its CA."""
+    python = program_python(name, pythons)
+    assert python is not None
+    return spawn([python, "-c", code, server.url, server.ca_path], child_env())
+
+
+def cold_names(pythons: Pythons) -> list[str]:
+    """The cold-start programs this run can measure."""
     names = ["bare", "import", "ours-sansio", "boto3-create", "httpx-post", "ours-client"]
     names.append("boto3-client")
+    if pythons.capo is not None:
+        names.append("capo-client")
+    return names
+
+
+def cold_runs(plan: Plan, pythons: Pythons, server: _server.Server) -> dict[str, list[Exit]]:
+    """Every program's runs, interleaved round by round so drift hits them alike."""
+    names = cold_names(pythons)
     runs: dict[str, list[Exit]] = {name: [] for name in names}
     for name in names:  # warm the bytecode caches; not counted
-        first = spawn([python, "-c", PROGRAMS[name], url], env)
+        first = run_program(name, PROGRAMS[name], pythons, server)
         if first.code != 0 or (name not in ("bare", "import") and REQUEST_ID not in first.out):
             raise RuntimeError(f"cold-start program {name} failed:\n{first.err[-3000:]}")
     for round_ in range(plan.cold_repeats):
         for name in names if round_ % 2 == 0 else reversed(names):
-            runs[name].append(spawn([python, "-c", PROGRAMS[name], url], env))
+            runs[name].append(run_program(name, PROGRAMS[name], pythons, server))
     # The import-only pair needs more samples: its difference is a few ms.
     for round_ in range(plan.import_repeats - plan.cold_repeats):
         for name in ("bare", "import") if round_ % 2 == 0 else ("import", "bare"):
-            runs[name].append(spawn([python, "-c", PROGRAMS[name], url], env))
+            runs[name].append(run_program(name, PROGRAMS[name], pythons, server))
     for name, exits in runs.items():
         bad = [e for e in exits if e.code != 0]
         if bad:
             raise RuntimeError(f"cold-start program {name} failed:\n{bad[0].err[-3000:]}")
+    return runs
+
+
+def cold_start(report: Report, plan: Plan, pythons: Pythons, server: _server.Server) -> None:
+    """One call over HTTPS from a new process: cognito-raw, its floor, boto3 and capo."""
+    print("\n== 1. cold start (new process per run, HTTPS) ==", flush=True)
+    runs = cold_runs(plan, pythons, server)
     wall = {name: median([e.wall for e in exits]) for name, exits in runs.items()}
     cpu = {name: median([e.cpu for e in exits]) for name, exits in runs.items()}
     report.data["cold_start"] = {"wall": wall, "cpu": cpu}
-
-    ratio = wall["boto3-client"] / wall["ours-client"]
+    ours = wall["ours-client"]
+    ratio = ours / wall["httpx-post"]
     report.add(
         Row(
             "1",
-            "cold start to first reply (process wall)",
-            ms(wall["ours-client"]),
-            f"boto3 {ms(wall['boto3-client'])}",
-            f"{ratio:.1f}x faster",
-            ">= 4x",
-            ratio >= 4,
-        )
-    )
-    ratio = wall["httpx-post"] / wall["ours-client"]
-    report.add(
-        Row(
-            "1",
-            "cold start to first reply (process wall)",
-            ms(wall["ours-client"]),
-            f"raw httpx {ms(wall['httpx-post'])}",
+            "cold start to first reply over HTTPS (process wall): Client vs its floor",
+            ms(ours),
+            f"raw httpx.post {ms(wall['httpx-post'])}",
             f"{ratio:.2f}x",
+            "<= 1.10x",
+            ratio <= 1.10,
         )
     )
+    for name, label in (("boto3-client", "boto3"), ("capo-client", "capo")):
+        report.add(faster_row(label, ours, wall.get(name)))
     ratio = wall["boto3-create"] / wall["ours-sansio"]
     report.add(
         Row(
@@ -366,24 +406,72 @@ def cold_start(report: Report, plan: Plan, url: str) -> None:
             added <= 0.010,
         )
     )
-    # Both sides start the same interpreter; without it the gap is wider.
-    ours_net, boto_net = wall["ours-client"] - bare, wall["boto3-client"] - bare
+    cold_details(report, plan, runs, wall, cpu)
+    phases(report, plan, pythons, server)
+    import_time(report, plan, server)
+
+
+def faster_row(label: str, ours: float, other: float | None) -> Row:
+    """Cold start against a peer: met when cognito-raw's process finishes first."""
+    name = "cold start to first reply over HTTPS (process wall)"
+    if other is None:
+        return Row("1", name, ms(ours), f"{label}: not measured", "", "faster", False)
+    ratio = other / ours
+    return Row(
+        "1", name, ms(ours), f"{label} {ms(other)}", f"{ratio:.2f}x faster", "> 1x", ratio > 1
+    )
+
+
+def cold_details(
+    report: Report,
+    plan: Plan,
+    runs: dict[str, list[Exit]],
+    wall: dict[str, float],
+    cpu: dict[str, float],
+) -> None:
+    """The per-program medians, and the floor ratio taken round by round."""
+    bare = wall["bare"]
     report.note(
         "process wall time, median of "
         f"{plan.cold_repeats} (import pair: {plan.import_repeats}); CPU = user+sys from wait4"
     )
-    for name in names:
+    for name in runs:
         report.note(
             f"  {name:13s} wall {ms(wall[name]):>9s}  cpu {ms(cpu[name]):>9s}  "
             f"beyond bare {ms(wall[name] - bare):>9s}"
         )
-    report.note(
-        f"  beyond the bare interpreter: cognito-raw {ms(ours_net)}, boto3 {ms(boto_net)} "
-        f"({boto_net / ours_net:.1f}x); by CPU time boto3/cognito-raw is "
-        f"{cpu['boto3-client'] / cpu['ours-client']:.1f}x for the call, "
-        f"{cpu['boto3-create'] / cpu['ours-sansio']:.1f}x for the sans-I/O path"
+    # Each round runs both programs back to back: the median of the per-round
+    # ratios is a check on the ratio of the medians.
+    paired = median(
+        [o.wall / f.wall for o, f in zip(runs["ours-client"], runs["httpx-post"], strict=True)]
     )
-    import_time(report, plan)
+    report.note(
+        f"  Client / raw httpx.post, median of the per-round ratios: {paired:.3f}; "
+        f"by CPU time {cpu['ours-client'] / cpu['httpx-post']:.3f}"
+    )
+
+
+def phases(report: Report, plan: Plan, pythons: Pythons, server: _server.Server) -> None:
+    """Where a one-call process spends its time: clocks between the floor row's steps."""
+    found: dict[str, dict[str, list[float]]] = {name: {} for name in PHASES}
+    for round_ in range(plan.cold_repeats):
+        for name in PHASES if round_ % 2 == 0 else reversed(PHASES):
+            done = run_program(name, PHASES[name], pythons, server)
+            if done.code != 0:
+                raise RuntimeError(f"phases of {name} failed:\n{done.err[-3000:]}")
+            for phase, value in json.loads(done.out.splitlines()[-1]).items():
+                found[name].setdefault(phase, []).append(value)
+    report.data["phases_ms"] = {
+        name: {phase: median(values) for phase, values in steps.items()}
+        for name, steps in found.items()
+    }
+    report.note(
+        "the same two programs with clocks between their steps "
+        f"(ms, median of {plan.cold_repeats}):"
+    )
+    for name, steps in report.data["phases_ms"].items():
+        shown = ", ".join(f"{phase} {value:.1f}" for phase, value in steps.items())
+        report.note(f"  {name:13s} {shown}")
 
 
 def parse_importtime(stderr: str) -> list[tuple[int, str, int, int]]:
@@ -398,41 +486,62 @@ def parse_importtime(stderr: str) -> list[tuple[int, str, int, int]]:
     return found
 
 
-def import_time(report: Report, plan: Plan) -> None:
-    """Where the import goes: ``-X importtime``, medians per module over repeated runs."""
-    env = child_env()
-    startup = {m for _, m, _, _ in parse_importtime(importtime_run(env, "pass"))}
-    for label, code in (
-        ("import cognito_raw", "import cognito_raw"),
-        ("import cognito_raw; cognito_raw.Client (httpx)", "import cognito_raw as c; c.Client"),
-    ):
-        samples: dict[str, list[tuple[int, int, int]]] = {}
-        for _ in range(plan.importtime_repeats):
-            for depth, name, self_us, cumulative in parse_importtime(importtime_run(env, code)):
-                if name not in startup:
-                    samples.setdefault(name, []).append((depth, self_us, cumulative))
-        stats = {
-            name: (
-                values[0][0],
-                median([v[1] for v in values]),
-                median([v[2] for v in values]),
-            )
-            for name, values in samples.items()
-        }
-        total = sum(s[1] for s in stats.values())
-        report.data.setdefault("importtime", {})[label] = stats
-        report.note(
-            f"-X importtime, `{label}`: {total / 1000:.1f} ms in {len(stats)} modules "
-            f"(median of {plan.importtime_repeats}); the largest by self time:"
-        )
-        top = sorted(stats.items(), key=lambda item: -item[1][1])[:10]
-        for name, (_, self_us, cumulative) in top:
-            report.note(f"  {self_us / 1000:6.2f} ms self {cumulative / 1000:7.2f} ms cum  {name}")
+ImportStats = dict[str, tuple[int, float, float]]
 
 
-def importtime_run(env: dict[str, str], code: str) -> str:
-    """The stderr of ``python -X importtime -c code``."""
-    done = spawn([sys.executable, "-X", "importtime", "-c", code], env)
+def importtime_stats(code: str, args: Sequence[str], repeats: int, skip: set[str]) -> ImportStats:
+    """Per module (but those in ``skip``): depth, median self and cumulative µs."""
+    samples: dict[str, list[tuple[int, int, int]]] = {}
+    for _ in range(repeats):
+        for depth, name, self_us, cumulative in parse_importtime(importtime_run(code, args)):
+            if name not in skip:
+                samples.setdefault(name, []).append((depth, self_us, cumulative))
+    return {
+        name: (values[0][0], median([v[1] for v in values]), median([v[2] for v in values]))
+        for name, values in samples.items()
+    }
+
+
+def note_top(report: Report, stats: ImportStats, count: int = 10) -> None:
+    """The modules with the largest self time."""
+    top = sorted(stats.items(), key=lambda item: -item[1][1])[:count]
+    for name, (_, self_us, cumulative) in top:
+        report.note(f"  {self_us / 1000:6.2f} ms self {cumulative / 1000:7.2f} ms cum  {name}")
+
+
+def import_time(report: Report, plan: Plan, server: _server.Server) -> None:
+    """Where the imports go: ``-X importtime``, medians per module over repeated runs.
+
+    ``import cognito_raw`` alone, then the Client's one-call program against
+    its floor's: the modules only the Client's imports are its import cost.
+    """
+    startup = {m for _, m, _, _ in parse_importtime(importtime_run("pass", []))}
+    repeats = plan.importtime_repeats
+    stats = importtime_stats("import cognito_raw", [], repeats, startup)
+    report.data["importtime"] = {"import cognito_raw": stats}
+    report.note(
+        f"-X importtime, `import cognito_raw`: {sum(v[1] for v in stats.values()) / 1000:.1f} ms "
+        f"in {len(stats)} modules (median of {repeats}); the largest by self time:"
+    )
+    note_top(report, stats)
+    args = [server.url, server.ca_path]
+    ours = importtime_stats(PROGRAMS["ours-client"], args, repeats, startup)
+    floor = importtime_stats(PROGRAMS["httpx-post"], args, repeats, startup)
+    report.data["importtime"].update({"ours-client": ours, "httpx-post": floor})
+    only = {name: value for name, value in ours.items() if name not in floor}
+    report.note(
+        "-X importtime of the one-call programs (self times, summed; the tool adds its own "
+        f"overhead): Client {sum(v[1] for v in ours.values()) / 1000:.1f} ms in {len(ours)} "
+        f"modules, raw httpx.post {sum(v[1] for v in floor.values()) / 1000:.1f} ms in "
+        f"{len(floor)}; the {len(only)} modules only the Client's imports, "
+        f"{sum(v[1] for v in only.values()) / 1000:.1f} ms:"
+    )
+    note_top(report, only, count=12)
+
+
+def importtime_run(code: str, args: Sequence[str]) -> str:
+    """The stderr of ``python -X importtime -c code *args``."""
+    done = spawn([sys.executable, "-X", "importtime", "-c", code, *args], child_env())
     if done.code != 0:
         raise RuntimeError(f"python -X importtime -c {code!r} failed:\n{done.err[-3000:]}")
     return done.err
@@ -495,111 +604,129 @@ def per_call(report: Report, plan: Plan) -> None:
 # -- 3. throughput ---------------------------------------------------------------------
 
 
-def throughput(report: Report, plan: Plan, server: _server.Server, aio_python: str | None) -> None:
-    """Calls per second over loopback, rounds interleaved across libraries."""
-    print(f"\n== 3. throughput over loopback ({server.kind}) ==", flush=True)
+def throughput_libs(pythons: Pythons) -> list[tuple[str, str, str]]:
+    """(mode, library, interpreter) for every measured client this run can have."""
     python = sys.executable
-    sync_libs = [("cognito-raw", python), ("httpx", python), ("boto3", python)]
-    async_libs = [("cognito-raw", python), ("httpx", python)]
-    if aio_python is not None:
-        async_libs.append(("aiobotocore", aio_python))
-    rates: dict[str, list[float]] = {}
+    libs = [("sync", lib, python) for lib in ("cognito-raw", "httpx", "boto3")]
+    if pythons.capo is not None:
+        libs.append(("sync", "capo", pythons.capo))
+    libs += [("async", lib, python) for lib in ("cognito-raw", "httpx", "httpx-bounded")]
+    if pythons.aio is not None:
+        libs.append(("async", "aiobotocore", pythons.aio))
+    return libs
+
+
+def throughput_run(
+    plan: Plan, server: _server.Server, mode: str, lib: str, python: str
+) -> dict[str, Any]:
+    """One bounded run of one client in a fresh process, with the connections it opened."""
+    before = server.stats()
+    task = {
+        "task": mode,
+        "lib": lib,
+        "url": server.url,
+        "ca": server.ca_path,
+        "count": plan.sync_count if mode == "sync" else plan.async_count,
+        "seconds": plan.seconds,
+        "warmup": plan.warmup,
+        "concurrency": CONCURRENCY,
+    }
+    result = work(python, task)
+    after = server.stats()
+    if before is not None and after is not None:
+        # The second reading's own connection is counted in it.
+        result["connections"] = after["accepts"] - before["accepts"] - 1
+    print(
+        f"  {mode + ':' + lib:20s} {result['rate']:8.0f} calls/s ({result['calls']} calls "
+        f"in {result['elapsed']:.2f} s, {result.get('connections', '?')} connections)",
+        flush=True,
+    )
+    return result
+
+
+def throughput(report: Report, plan: Plan, pythons: Pythons, server: _server.Server) -> None:
+    """Calls per second over HTTPS loopback, rounds interleaved across libraries."""
+    print(f"\n== 3. throughput over HTTPS loopback ({server.kind}) ==", flush=True)
     results: dict[str, list[dict[str, Any]]] = {}
     for _ in range(plan.rounds):
-        for mode, libs, count in (
-            ("sync", sync_libs, plan.sync_count),
-            ("async", async_libs, plan.async_count),
-        ):
-            for lib, interpreter in libs:
-                before = server.stats()
-                task = {
-                    "task": mode,
-                    "lib": lib,
-                    "url": server.url,
-                    "count": count,
-                    "seconds": plan.seconds,
-                    "warmup": plan.warmup,
-                    "concurrency": CONCURRENCY,
-                }
-                result = work(interpreter, task)
-                after = server.stats()
-                if before is not None and after is not None:
-                    result["connections"] = after["accepts"] - before["accepts"]
-                key = f"{mode}:{lib}"
-                rates.setdefault(key, []).append(result["rate"])
-                results.setdefault(key, []).append(result)
-                print(
-                    f"  {key:18s} {result['rate']:8.0f} calls/s ({result['calls']} calls "
-                    f"in {result['elapsed']:.2f} s, {result.get('connections', '?')} connections)",
-                    flush=True,
-                )
-    rate = {key: median(values) for key, values in rates.items()}
-    report.data["throughput"] = {"rate": rate, "runs": results, "server": server.kind}
+        for mode, lib, python in throughput_libs(pythons):
+            result = throughput_run(plan, server, mode, lib, python)
+            results.setdefault(f"{mode}:{lib}", []).append(result)
+    rate = {key: median([r["rate"] for r in runs]) for key, runs in results.items()}
+    cpu = {key: median([r["cpu"] / r["calls"] for r in runs]) for key, runs in results.items()}
+    report.data["throughput"] = {"rate": rate, "cpu_per_call": cpu, "runs": results}
     report.note(
-        f"calls/s, median of {plan.rounds} round(s), each bounded by {plan.sync_count} sync / "
-        f"{plan.async_count} async calls or {plan.seconds:.0f} s; "
+        f"calls/s over HTTPS, median of {plan.rounds} round(s), each bounded by "
+        f"{plan.sync_count} sync / {plan.async_count} async calls or {plan.seconds:.0f} s; "
         f"{CONCURRENCY} in flight for async"
     )
-    cpu = {key: median([r["cpu"] / r["calls"] for r in runs]) for key, runs in results.items()}
-    report.data["throughput"]["cpu_per_call"] = cpu
     for key, value in rate.items():
-        report.note(f"  {key:18s} {value:8.0f} calls/s  {us(cpu[key]):>10s} client CPU per call")
+        connections = median([r.get("connections", 0) for r in results[key]])
+        report.note(
+            f"  {key:20s} {value:8.0f} calls/s  {us(cpu[key]):>10s} client CPU per call  "
+            f"({connections:.0f} connections)"
+        )
     report.note(
         "client overhead = the client process's CPU time per call over raw httpx's: the "
-        "server's share and the scheduling of a busy 2-core machine are the same for both"
+        "server's share and the scheduling of a busy 2-core machine are the same for both. "
+        f"httpx-bounded: raw httpx.AsyncClient with AsyncClient's default pool of "
+        f"{BOUNDED_CONNECTIONS} and at most {BOUNDED_CONNECTIONS} requests in flight"
     )
-    for mode, label in (("sync", "sync sequential"), ("async", f"async, {CONCURRENCY} in flight")):
-        over = cpu[f"{mode}:cognito-raw"] / cpu[f"{mode}:httpx"] - 1
-        wall = rate[f"{mode}:httpx"] / rate[f"{mode}:cognito-raw"] - 1
+    overhead_rows(report, rate, cpu)
+    peer_rows(report, rate)
+
+
+def overhead_rows(report: Report, rate: dict[str, float], cpu: dict[str, float]) -> None:
+    """CPU per call of cognito-raw's clients over raw httpx making the same POST."""
+    pairs = (
+        ("sync", "httpx", "sync sequential", "raw httpx"),
+        ("async", "httpx", f"async, {CONCURRENCY} in flight", "raw httpx"),
+        ("async", "httpx-bounded", f"async, {CONCURRENCY} in flight", "raw httpx, same bound"),
+    )
+    for mode, floor, label, other in pairs:
+        ours, theirs = f"{mode}:cognito-raw", f"{mode}:{floor}"
+        over = cpu[ours] / cpu[theirs] - 1
+        wall = rate[theirs] / rate[ours] - 1
         report.add(
             Row(
                 "3",
-                f"{label}: client overhead over raw httpx (CPU per call)",
-                f"{us(cpu[f'{mode}:cognito-raw'])} ({rate[f'{mode}:cognito-raw']:.0f}/s)",
-                f"raw httpx {us(cpu[f'{mode}:httpx'])} ({rate[f'{mode}:httpx']:.0f}/s)",
+                f"{label}: client overhead over {other} (CPU per call)",
+                f"{us(cpu[ours])} ({rate[ours]:.0f}/s)",
+                f"{other} {us(cpu[theirs])} ({rate[theirs]:.0f}/s)",
                 f"{over:+.0%} (wall {wall:+.0%})",
                 "<= +10%",
                 over <= 0.10,
             )
         )
-    ratio = rate["sync:cognito-raw"] / rate["sync:boto3"]
-    report.add(
-        Row(
-            "3",
-            "sync sequential calls/s",
-            f"{rate['sync:cognito-raw']:.0f}/s",
-            f"boto3 {rate['sync:boto3']:.0f}/s",
-            f"{ratio:.2f}x",
-        )
+
+
+def peer_rows(report: Report, rate: dict[str, float]) -> None:
+    """Calls per second against the AWS SDKs and capo: reported, no target."""
+    peers = (
+        ("sync", "boto3", "sync sequential calls/s"),
+        ("sync", "capo", "sync sequential calls/s"),
+        ("async", "aiobotocore", f"async, {CONCURRENCY} in flight, calls/s"),
     )
-    if "async:aiobotocore" in rate:
-        ratio = rate["async:cognito-raw"] / rate["async:aiobotocore"]
+    for mode, lib, label in peers:
+        ours, theirs = rate[f"{mode}:cognito-raw"], rate.get(f"{mode}:{lib}")
+        if theirs is None:
+            report.add(Row("3", label, f"{ours:.0f}/s", f"{lib}: not measured", ""))
+            continue
         report.add(
-            Row(
-                "3",
-                f"async, {CONCURRENCY} in flight, calls/s",
-                f"{rate['async:cognito-raw']:.0f}/s",
-                f"aiobotocore {rate['async:aiobotocore']:.0f}/s",
-                f"{ratio:.2f}x",
-                ">= 2x",
-                ratio >= 2,
-            )
+            Row("3", label, f"{ours:.0f}/s", f"{lib} {theirs:.0f}/s", f"{ours / theirs:.2f}x")
         )
-    else:
-        report.add(Row("3", "async vs aiobotocore", "", "aiobotocore unavailable", "", ">= 2x"))
 
 
 # -- 4. memory -------------------------------------------------------------------------
 
 
-def peak_rss(plan: Plan, url: str) -> dict[str, float]:
+def peak_rss(plan: Plan, pythons: Pythons, server: _server.Server) -> dict[str, float]:
     """Median VmHWM of each one-call program, runs interleaved."""
-    env = child_env()
-    names = ["bare", "ours-sansio", "ours-client", "httpx-post", "boto3-create", "boto3-client"]
+    names = [name for name in cold_names(pythons) if name != "import"]
     peaks: dict[str, list[int]] = {name: [] for name in names}
     for round_ in range(plan.rss_repeats):
         for name in names if round_ % 2 == 0 else reversed(names):
-            done = spawn([sys.executable, "-c", PROGRAMS[name] + PEAK_RSS, url], env)
+            done = run_program(name, PROGRAMS[name] + PEAK_RSS, pythons, server)
             lines = [line for line in done.out.splitlines() if line.startswith("VmHWM ")]
             if done.code != 0 or not lines:
                 raise RuntimeError(f"memory program {name} failed:\n{done.err[-3000:]}")
@@ -607,71 +734,94 @@ def peak_rss(plan: Plan, url: str) -> dict[str, float]:
     return {name: median(values) for name, values in peaks.items()}
 
 
-def memory(report: Report, plan: Plan, url: str) -> None:
-    """Peak RSS of one-call processes; growth through one long-lived client."""
-    print("\n== 4. memory ==", flush=True)
-    rss = peak_rss(plan, url)
-    report.data["peak_rss"] = rss
-    ratio = rss["boto3-client"] / rss["ours-client"]
-    report.add(
-        Row(
-            "4",
-            "peak RSS of a process making one call",
-            mib(rss["ours-client"]),
-            f"boto3 {mib(rss['boto3-client'])}",
-            f"1/{ratio:.1f}",
-            "<= 1/2",
-            ratio >= 2,
-        )
-    )
-    report.note(f"peak RSS (VmHWM of the process itself), median of {plan.rss_repeats}:")
-    for name, value in rss.items():
-        report.note(f"  {name:13s} {mib(value):>9s}  (beyond bare: {mib(value - rss['bare'])})")
-    marks = sorted({1000, plan.growth_calls // 10, plan.growth_calls // 2, plan.growth_calls})
-    runs = [
-        # The client's own code, in process (the sync Client on httpx.MockTransport)...
-        ("growth", "one Client", "one Client on httpx.MockTransport", {}),
-        # ...and the AsyncClient's own transport, over loopback with 64 in flight.
-        (
-            "growth_async",
-            "one AsyncClient, loopback",
-            f"one AsyncClient and its own transport over loopback, {CONCURRENCY} in flight",
-            {"url": url, "concurrency": CONCURRENCY},
-        ),
-    ]
-    report.data["growth"] = {}
-    for name, short, long, extra in runs:
-        task = {
-            "task": name,
-            "lib": "cognito-raw-client-mock",
-            "checkpoints": marks,
-            "seconds": plan.growth_seconds,
-            **extra,
-        }
-        result = work(sys.executable, task, timeout=plan.growth_seconds + 120)
-        samples = result["samples"]
-        report.data["growth"][name] = result
-        report.note(f"RSS through {long} (gc.collect() before each reading):")
-        for s in samples:
-            report.note(
-                f"  after {s['calls']:>7,} calls: RSS {mib(s['rss'])}, "
-                f"{s['objects']:,} tracked objects"
-            )
-        first, last = samples[0], samples[-1]
-        grown = last["rss"] - first["rss"]
-        objects = last["objects"] - first["objects"]
-        reached = last["calls"] >= plan.growth_calls
+def rss_rows(report: Report, rss: dict[str, float]) -> None:
+    """Peak RSS against boto3 and capo (below both is the target), and the floor."""
+    ours = rss["ours-client"]
+    name = "peak RSS of a process making one call over HTTPS"
+    for key, label in (("boto3-client", "boto3"), ("capo-client", "capo")):
+        other = rss.get(key)
+        if other is None:
+            report.add(Row("4", name, mib(ours), f"{label}: not measured", "", "below", False))
+            continue
         report.add(
             Row(
                 "4",
-                f"RSS after {last['calls']:,} calls vs after {first['calls']:,} ({short})",
-                f"{mib(last['rss'])} vs {mib(first['rss'])}",
-                f"{objects:+,} tracked objects",
-                f"{grown / 1024:+.0f} KiB",
-                "no growth (< 1 MiB)",
-                reached and grown < MIB and objects < 1000,
+                name,
+                mib(ours),
+                f"{label} {mib(other)}",
+                f"1/{other / ours:.2f}",
+                "< 1",
+                ours < other,
             )
         )
+    floor = rss["httpx-post"]
+    report.add(
+        Row("4", name, mib(ours), f"raw httpx.post {mib(floor)}", f"{mib(ours - floor)} more")
+    )
+
+
+def growth_runs(plan: Plan, server: _server.Server) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(task, short label, long label, task arguments) of the two growth measurements."""
+    sync_marks = sorted({1000, plan.growth_calls // 10, plan.growth_calls // 2, plan.growth_calls})
+    calls = plan.growth_async_calls
+    async_marks = sorted({1000, calls // 10, calls // 2, calls})
+    return [
+        # The client's own code, in process (the sync Client on httpx.MockTransport)...
+        ("growth", "one Client", "one Client on httpx.MockTransport", {"checkpoints": sync_marks}),
+        # ...and the AsyncClient with its httpx pool, over HTTPS loopback.
+        (
+            "growth_async",
+            "one AsyncClient, HTTPS loopback",
+            f"one AsyncClient over HTTPS loopback, {CONCURRENCY} in flight",
+            {
+                "checkpoints": async_marks,
+                "url": server.url,
+                "ca": server.ca_path,
+                "concurrency": CONCURRENCY,
+            },
+        ),
+    ]
+
+
+def memory(report: Report, plan: Plan, pythons: Pythons, server: _server.Server) -> None:
+    """Peak RSS of one-call processes; growth through one long-lived client."""
+    print("\n== 4. memory ==", flush=True)
+    rss = peak_rss(plan, pythons, server)
+    report.data["peak_rss"] = rss
+    rss_rows(report, rss)
+    report.note(f"peak RSS (VmHWM of the process itself), median of {plan.rss_repeats}:")
+    for name, value in rss.items():
+        report.note(f"  {name:13s} {mib(value):>9s}  (beyond bare: {mib(value - rss['bare'])})")
+    report.data["growth"] = {}
+    for name, short, long, extra in growth_runs(plan, server):
+        task = {"task": name, "lib": "cognito-raw-client-mock", "seconds": plan.growth_seconds}
+        result = work(sys.executable, {**task, **extra}, timeout=plan.growth_seconds + 120)
+        report.data["growth"][name] = result
+        report.add(growth_row(report, result["samples"], extra["checkpoints"][-1], short, long))
+
+
+def growth_row(
+    report: Report, samples: list[dict[str, int]], wanted: int, short: str, long: str
+) -> Row:
+    """RSS and tracked objects at the last checkpoint against the first."""
+    report.note(f"RSS through {long} (gc.collect() before each reading):")
+    for s in samples:
+        report.note(
+            f"  after {s['calls']:>7,} calls: RSS {mib(s['rss'])}, "
+            f"{s['objects']:,} tracked objects"
+        )
+    first, last = samples[0], samples[-1]
+    grown = last["rss"] - first["rss"]
+    objects = last["objects"] - first["objects"]
+    return Row(
+        "4",
+        f"RSS after {last['calls']:,} calls vs after {first['calls']:,} ({short})",
+        f"{mib(last['rss'])} vs {mib(first['rss'])}",
+        f"{objects:+,} tracked objects",
+        f"{grown / 1024:+.0f} KiB",
+        "no growth (< 1 MiB)",
+        last["calls"] >= wanted and grown < MIB and objects < 1000,
+    )
 
 
 # -- environment ----------------------------------------------------------------------
@@ -698,29 +848,63 @@ def version(name: str) -> str:
         return "not installed"
 
 
-def find_aio_python(args: argparse.Namespace) -> tuple[str | None, str]:
-    """An interpreter that can import aiobotocore, making one if allowed."""
-    if args.aio_python:
-        return args.aio_python, "given with --aio-python"
-    probe = [sys.executable, "-c", "import aiobotocore"]
-    if subprocess.run(probe, capture_output=True, check=False).returncode == 0:
-        return sys.executable, "this interpreter"
-    venv = OUT / "venv-aio"
+@dataclass(frozen=True)
+class SideVenv:
+    """A virtual environment of the benchmark's own for a peer that cannot share ours."""
+
+    folder: str
+    pins: tuple[str, ...]
+    option: str
+
+
+# aiobotocore pins an older botocore than the project's; capo brings its own
+# HTTP stack (zapros), kept out of the environment whose imports are measured.
+AIO_VENV = SideVenv("venv-aio", (AIOBOTOCORE_PIN,), "--aio-python")
+CAPO_VENV = SideVenv("venv-capo", CAPO_PINS, "--capo-python")
+
+
+def has_pins(python: Path, pins: Sequence[str]) -> bool:
+    """Whether ``python`` has exactly the pinned versions installed."""
+    code = (
+        "import sys; from importlib.metadata import version as v; "
+        "sys.exit(any(v(n) != w for n, w in (p.split('==') for p in sys.argv[1:])))"
+    )
+    done = subprocess.run([str(python), "-c", code, *pins], capture_output=True, check=False)
+    return done.returncode == 0
+
+
+def side_python(side: SideVenv, given: str | None, make: bool) -> tuple[str | None, str]:
+    """The interpreter of a side environment, making it (once) if allowed."""
+    if given:
+        return given, f"given with {side.option}"
+    venv = OUT / side.folder
     python = venv / "bin" / "python"
-    probe[0] = str(python)
-    if python.exists() and subprocess.run(probe, capture_output=True, check=False).returncode == 0:
-        return str(python), f"{venv.relative_to(HERE.parent)}"
-    if args.no_aio_venv:
-        return None, "aiobotocore not importable and --no-aio-venv given"
-    print(f"making {venv} with {AIOBOTOCORE_PIN} (once; about 15 s)...", flush=True)
+    where = str(venv.relative_to(HERE.parent))
+    if python.exists() and has_pins(python, side.pins):
+        return str(python), where
+    if not make:
+        return None, f"{where} missing and --no-side-venvs given"
+    print(f"making {venv} with {' '.join(side.pins)} (once; about 15 s)...", flush=True)
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
     install = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    if subprocess.run([*install, AIOBOTOCORE_PIN], check=False).returncode != 0:
-        return None, f"pip could not install {AIOBOTOCORE_PIN}"
-    return str(python), f"{venv.relative_to(HERE.parent)} (made by this run)"
+    if subprocess.run([*install, *side.pins], check=False).returncode != 0:
+        return None, f"pip could not install {' '.join(side.pins)}"
+    return str(python), f"{where} (made by this run)"
 
 
-def versions(aio_python: str | None, aio_where: str, server: _server.Server | None) -> list[str]:
+def find_pythons(args: argparse.Namespace, sections: set[str]) -> Pythons:
+    """The side interpreters the chosen sections need."""
+    aio, aio_where = None, "not needed"
+    capo, capo_where = None, "not needed"
+    make = not args.no_side_venvs
+    if "throughput" in sections:
+        aio, aio_where = side_python(AIO_VENV, args.aio_python, make)
+    if sections & {"cold", "throughput", "memory"}:
+        capo, capo_where = side_python(CAPO_VENV, args.capo_python, make)
+    return Pythons(aio=aio, aio_where=aio_where, capo=capo, capo_where=capo_where)
+
+
+def versions(pythons: Pythons, server: _server.Server | None) -> list[str]:
     """The versions, CPU and command lines of the report."""
     where = spawn(
         [sys.executable, "-c", "import cognito_raw; print(cognito_raw.__file__)"], child_env()
@@ -759,24 +943,64 @@ def versions(aio_python: str | None, aio_where: str, server: _server.Server | No
             "sniffio not installed (anyio 4.16 no longer needs it): httpcore's async locks "
             "retry `import sniffio` on every use, a failed import each time"
         )
-    if aio_python is not None:
-        packages = ["aiobotocore", "botocore", "aiohttp"]
-        found = work(aio_python, {"task": "versions", "packages": packages})
-        lines.append(
-            f"aiobotocore {found['aiobotocore']} with botocore {found['botocore']}, aiohttp "
-            f"{found['aiohttp']}, python {found['python']} ({aio_where})"
-        )
-    else:
-        lines.append(f"aiobotocore: not measured ({aio_where})")
+    lines += side_versions(pythons)
     if server is not None:
-        lines.append(f"server: {server.kind} {server.version} at {server.url}")
+        lines.append(
+            f"server: {server.kind} {server.version} at {server.url}, over TLS with a "
+            f"certificate from a CA made for this run ({ssl.OPENSSL_VERSION} on the client side)"
+        )
+    return lines
+
+
+def side_versions(pythons: Pythons) -> list[str]:
+    """What the side environments hold."""
+    sides = (
+        ("aiobotocore", pythons.aio, pythons.aio_where, ["aiobotocore", "botocore", "aiohttp"]),
+        ("capo", pythons.capo, pythons.capo_where, [CAPO_PINS[0].split("==")[0], "zapros", "h11"]),
+    )
+    lines = []
+    for label, python, where, packages in sides:
+        if python is None:
+            lines.append(f"{label}: not measured ({where})")
+            continue
+        found = work(python, {"task": "versions", "packages": packages})
+        shown = ", ".join(f"{name} {found[name]}" for name in packages)
+        lines.append(f"{shown}, python {found['python']} ({where})")
     return lines
 
 
 # -- main ------------------------------------------------------------------------------
 
 
-SECTIONS = ("cold", "cpu", "throughput", "memory", "outbox", "fake")
+def per_call_step(report: Report, plan: Plan, pythons: Pythons, server: _server.Server) -> None:
+    """Section 2 needs no server and no side environment."""
+    per_call(report, plan)
+
+
+def outbox_step(report: Report, plan: Plan, pythons: Pythons, server: _server.Server) -> None:
+    """Section 5, the feedback app's outbox (benchmarks/_outbox.py): no HTTPS server."""
+    for row in _outbox.measure(plan is QUICK, report.note):
+        report.add(Row(**row))
+
+
+def fake_step(report: Report, plan: Plan, pythons: Pythons, server: _server.Server) -> None:
+    """Section 6, the testing kit's fake server (benchmarks/_fake.py): its own loopback."""
+    _fake.section(report, Row, quick=plan is QUICK, env=child_env())
+
+
+# Every section takes the same arguments: the report to add rows and details
+# to, the plan, the side interpreters, and the HTTPS server (``url``, and
+# ``ca_path``, the CA file every client must be told to trust).
+Step = Callable[[Report, Plan, Pythons, _server.Server], None]
+STEPS: tuple[tuple[str, Step], ...] = (
+    ("cold", cold_start),
+    ("cpu", per_call_step),
+    ("throughput", throughput),
+    ("memory", memory),
+    ("outbox", outbox_step),
+    ("fake", fake_step),
+)
+SECTIONS = tuple(name for name, _ in STEPS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -787,7 +1011,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--aio-python", help="an interpreter that has aiobotocore installed")
     parser.add_argument(
-        "--no-aio-venv", action="store_true", help="never make benchmarks/out/venv-aio"
+        "--capo-python", help="an interpreter that has capo-cognito-identity-provider installed"
+    )
+    parser.add_argument(
+        "--no-side-venvs",
+        action="store_true",
+        help="never make benchmarks/out/venv-aio or venv-capo (their rows are then not measured)",
     )
     parser.add_argument(
         "--install-nginx", action="store_true", help="apt-get install nginx if it is missing"
@@ -807,31 +1036,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     OUT.mkdir(exist_ok=True)
     report = Report()
     started = time.perf_counter()
-    aio_python, aio_where = (None, "not needed")
-    if "throughput" in sections:
-        aio_python, aio_where = find_aio_python(args)
-    server, how = _server.start(install=args.install_nginx, lifetime=3600)
+    pythons = find_pythons(args, sections)
+    server, how = _server.start(install=args.install_nginx, lifetime=3600, tls_dir=OUT / "tls")
     try:
-        header = versions(aio_python, aio_where, server)
+        header = versions(pythons, server)
         header.append(f"server choice: {how}")
         header.append(f"plan: {'--quick' if args.quick else 'full'} {plan}")
         print("\n".join(header), flush=True)
-        steps: list[tuple[str, Callable[[], None]]] = [
-            ("cold", lambda: cold_start(report, plan, server.url)),
-            ("cpu", lambda: per_call(report, plan)),
-            ("throughput", lambda: throughput(report, plan, server, aio_python)),
-            ("memory", lambda: memory(report, plan, server.url)),
-            # 5. The feedback app's outbox (benchmarks/_outbox.py).
-            (
-                "outbox",
-                lambda: [report.add(Row(**r)) for r in _outbox.measure(args.quick, report.note)],
-            ),
-            # 6. The testing kit's fake server (benchmarks/_fake.py).
-            ("fake", lambda: _fake.section(report, Row, quick=args.quick, env=child_env())),
-        ]
-        for name, step in steps:
+        for name, step in STEPS:
             if name in sections:
-                step()
+                step(report, plan, pythons, server)
     finally:
         server.stop()
     elapsed = time.perf_counter() - started
