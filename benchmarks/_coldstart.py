@@ -33,29 +33,45 @@ client = boto3.client(
 )
 """
 
+_PHASES = """\
+print("phases", *(f"{(b - a) * 1000:.3f}" for a, b in zip(marks, marks[1:])))
+"""
+
 PROGRAMS: dict[str, str] = {
     # A bare interpreter, and one that only imports the package.
     "bare": "pass",
     "import": "import cognito_raw",
-    # One call and its reply, end to end, over loopback.
+    # One call and its reply, end to end, over loopback. The Client and its
+    # floor also clock their steps (``marks``: after the imports, after the
+    # client's creation, after the reply), printed on a ``phases`` line.
     "ours-client": f"""\
+import time
+marks = [time.perf_counter()]
 import sys
-import cognito_raw
-with cognito_raw.Client(endpoint_url=sys.argv[1], verify=sys.argv[2]) as client:
+from cognito_raw import Client
+marks.append(time.perf_counter())
+with Client(endpoint_url=sys.argv[1], verify=sys.argv[2]) as client:
+    marks.append(time.perf_counter())
     reply = client.update_auth_event_feedback({_kwargs(OURS_KW)})
+    marks.append(time.perf_counter())
 print(reply.request_id)
-""",
+"""
+    + _PHASES,
     "boto3-client": BOTO3_CLIENT
     + f"""\
 reply = client.update_auth_event_feedback({_kwargs(BOTO_KW)})
 print(reply["ResponseMetadata"]["RequestId"])
 """,
     # The floor: the same bytes through httpx's one-call API, nothing else.
+    # httpx.post creates its client inside: its second mark is after the reply.
     "httpx-post": f"""\
+import time
+marks = [time.perf_counter()]
 import json
 import ssl
 import sys
 import httpx
+marks.append(time.perf_counter())
 reply = httpx.post(
     sys.argv[1] + "/",
     content=json.dumps({WIRE!r}).encode(),
@@ -64,8 +80,10 @@ reply = httpx.post(
 )
 reply.raise_for_status()
 json.loads(reply.content)
+marks.append(time.perf_counter())
 print(reply.headers["x-amzn-requestid"])
-""",
+"""
+    + _PHASES,
     # capo returns the (empty) output only: an interceptor, its documented
     # hook around each call, reads the request ID off the reply.
     "capo-client": f"""\
@@ -104,58 +122,6 @@ print(reply.request_id)
 """,
     # What boto3 costs before its first call can even start.
     "boto3-create": BOTO3_CLIENT + f"print({REQUEST_ID!r})\n",
-}
-
-# The two sides of the floor row again, with clocks between their steps:
-# imports, client creation (TLS context included), the first call (connect,
-# handshake, request, reply). Each prints one JSON object of milliseconds.
-# httpx.post is ``with httpx.Client(verify=...) as c: c.post(...)`` inside.
-_PHASES_OUT = """
-import json
-names = ("import", "create", "call", "close")
-print(json.dumps({n: (b - a) * 1000 for n, a, b in zip(names, marks, marks[1:])}))
-"""
-
-PHASES: dict[str, str] = {
-    "ours-client": f"""\
-import time
-marks = [time.perf_counter()]
-import sys
-import cognito_raw
-cognito_raw.Client
-marks.append(time.perf_counter())
-client = cognito_raw.Client(endpoint_url=sys.argv[1], verify=sys.argv[2])
-marks.append(time.perf_counter())
-reply = client.update_auth_event_feedback({_kwargs(OURS_KW)})
-reply.request_id
-marks.append(time.perf_counter())
-client.close()
-marks.append(time.perf_counter())
-"""
-    + _PHASES_OUT,
-    "httpx-post": f"""\
-import time
-marks = [time.perf_counter()]
-import json
-import ssl
-import sys
-import httpx
-marks.append(time.perf_counter())
-client = httpx.Client(verify=ssl.create_default_context(cafile=sys.argv[2]))
-marks.append(time.perf_counter())
-reply = client.post(
-    sys.argv[1] + "/",
-    content=json.dumps({WIRE!r}).encode(),
-    headers={{"Content-Type": {CONTENT_TYPE!r}, "X-Amz-Target": {TARGET!r}}},
-)
-reply.raise_for_status()
-json.loads(reply.content)
-reply.headers["x-amzn-requestid"]
-marks.append(time.perf_counter())
-client.close()
-marks.append(time.perf_counter())
-"""
-    + _PHASES_OUT,
 }
 
 # Appended for the memory runs (not the timed ones). The peak comes from
