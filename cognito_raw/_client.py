@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import random as _random
 import re
 import ssl
@@ -53,12 +52,16 @@ from ._retry import (
     Timeout,
 )
 from ._shell import (
+    CLOSED,
     DEFAULT_MAX_CONNECTIONS,
     ShellConfig,
+    ca_bundle_context,
+    certificate_error,
     drive,
     drive_async,
     feedback_request,
     finish_reply,
+    out_of_time,
 )
 
 if TYPE_CHECKING:
@@ -68,8 +71,6 @@ __all__ = ["AsyncClient", "Client"]
 
 _HttpxClient = TypeVar("_HttpxClient", httpx.Client, httpx.AsyncClient)
 
-_CLOSED = "Cannot send a request, as the client has been closed."
-
 
 @functools.lru_cache(maxsize=8)
 def _default_tls_context(verify: bool | str) -> ssl.SSLContext:
@@ -77,9 +78,7 @@ def _default_tls_context(verify: bool | str) -> ssl.SSLContext:
     # and only for clients that will speak https.
     if isinstance(verify, str):
         # A CA bundle file or directory (httpx deprecates verify=<str>).
-        if os.path.isdir(verify):
-            return ssl.create_default_context(capath=verify)
-        return ssl.create_default_context(cafile=verify)
+        return ca_bundle_context(verify)
     return httpx.create_ssl_context(verify=verify)
 
 
@@ -191,37 +190,19 @@ def _httpx_request(
     )
 
 
-def _certificate_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
-    # httpx raises ConnectError from httpcore's, raised from ssl's.
-    seen: BaseException | None = exc
-    for _ in range(8):
-        if seen is None or isinstance(seen, ssl.SSLCertVerificationError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
 def _translate(exc: httpx.TransportError) -> TransportError:
     """The one place httpx's transport exceptions become ours."""
     text = str(exc) or type(exc).__name__
     error: TransportError
     if isinstance(exc, httpx.TimeoutException):
         error = RequestTimeoutError(f"timed out ({type(exc).__name__}: {text})")
-    elif (failure := _certificate_failure(exc)) is not None:
-        # Another handshake with the same server cannot succeed: not retried.
-        error = TransportError(
-            f"TLS certificate verification failed ({failure.reason}: "
-            f"{failure.verify_message or 'no detail'}); not retried",
-            retryable=False,
-        )
+    elif (untrusted := certificate_error(exc)) is not None:
+        # httpx raises ConnectError from httpcore's, raised from ssl's.
+        error = untrusted
     else:
         error = TransportError(f"{type(exc).__name__}: {text}")
     error.__cause__ = exc
     return error
-
-
-def _late() -> TransportError:
-    return RequestTimeoutError("timed out (the attempt's total timeout ran out)")
 
 
 def _reply_from_content(response: httpx.Response, limit: int) -> Reply:
@@ -327,7 +308,7 @@ class Client:
     def send(self, request: UpdateAuthEventFeedbackRequest) -> UpdateAuthEventFeedbackResponse:
         """Send a prebuilt request (also one made with ``unchecked()``)."""
         if self._http.is_closed:
-            raise RuntimeError(_CLOSED)
+            raise RuntimeError(CLOSED)
         return drive(self._config.plan(request), self._transmit, self._sleep)
 
     def _transmit(self, send: Send) -> Reply | TransportError:
@@ -360,7 +341,7 @@ class Client:
             if not reader.feed(chunk):
                 break
             if self._config.clock() > send.deadline:
-                return _late()
+                return out_of_time()
         return _reply(response, reader)
 
     def close(self) -> None:
@@ -466,7 +447,7 @@ class AsyncClient:
     ) -> UpdateAuthEventFeedbackResponse:
         """Send a prebuilt request (also one made with ``unchecked()``)."""
         if self._http.is_closed:
-            raise RuntimeError(_CLOSED)
+            raise RuntimeError(CLOSED)
         self._check_event_loop()
         return await drive_async(self._config.plan(request), self._transmit, self._sleep)
 
@@ -492,7 +473,7 @@ class AsyncClient:
                 async with self._in_flight:
                     response = await self._http.send(request, stream=True, follow_redirects=False)
                     return await self._read(response)
-            return _late()  # the scope ran out of time
+            return out_of_time()  # the scope ran out of time
         except httpx.TransportError as exc:
             return _translate(exc)
         finally:

@@ -12,15 +12,17 @@ rule).
 
 from __future__ import annotations
 
+import functools
+import os
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Generator
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ._endpoints import check_endpoint_url, validate_region
-from ._errors import TransportError, ValidationError
+from ._errors import RequestTimeoutError, TransportError, ValidationError
 from ._model import FeedbackValue, UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
-from ._protocol import build_request, check_user_agent_extra
+from ._protocol import Headers, build_request, check_user_agent_extra
 from ._retry import (
     AttemptInfo,
     BodyReader,
@@ -34,19 +36,29 @@ from ._retry import (
     run_call,
 )
 
+if TYPE_CHECKING:
+    import ssl
+
 __all__ = [
+    "CLOSED",
     "DEFAULT_MAX_CONNECTIONS",
     "Plan",
     "ShellConfig",
+    "ca_bundle_context",
+    "certificate_error",
     "decode_body",
     "drive",
     "drive_async",
     "feedback_request",
     "finish_reply",
+    "out_of_time",
 ]
 
 # Like botocore's max_pool_connections: ample for a quota of 25 calls a second.
 DEFAULT_MAX_CONNECTIONS: Final = 10
+
+# What a closed client raises (as a RuntimeError), in httpx's words.
+CLOSED: Final = "Cannot send a request, as the client has been closed."
 
 Plan = Generator[Send | Sleep, Reply | TransportError | None, UpdateAuthEventFeedbackResponse]
 
@@ -268,7 +280,7 @@ def decode_body(raw: bytes, coding: str | bytes | None, limit: int) -> tuple[byt
 
 def finish_reply(
     status_code: int,
-    headers: list[tuple[bytes, bytes]],
+    headers: Headers,
     reader: BodyReader,
     content_encoding: str | bytes | None,
 ) -> Reply:
@@ -276,3 +288,45 @@ def finish_reply(
     body, cut = decode_body(reader.body, content_encoding, reader.limit)
     # Cut while reading (past the limit on the wire), or while decompressing.
     return Reply(status_code, headers, body, reader.truncated or cut)
+
+
+def out_of_time() -> TransportError:
+    """The error of an attempt past its deadline (``Timeout.total``, cut to the call's)."""
+    return RequestTimeoutError("timed out (the attempt's total timeout ran out)")
+
+
+def certificate_error(exc: BaseException) -> TransportError | None:
+    """The error for ``exc`` if a TLS certificate check caused it (its cause chain), else None.
+
+    Another handshake with the same server cannot succeed: not retried.
+    """
+    import ssl  # noqa: PLC0415 - loaded already wherever TLS was spoken
+
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return TransportError(
+                f"TLS certificate verification failed ({seen.reason}: "
+                f"{seen.verify_message or 'no detail'}); not retried",
+                retryable=False,
+            )
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+@functools.lru_cache(maxsize=8)
+def ca_bundle_context(path: str) -> ssl.SSLContext:
+    """A verifying TLS context trusting the CA bundle at ``path`` (a PEM file or a directory).
+
+    Built once per process per path: loading a bundle costs milliseconds.
+    Raises ``ValidationError`` (field ``verify``) when nothing is at ``path``.
+    """
+    import ssl  # noqa: PLC0415 - Pyodide, where the fetch client runs, has no ssl
+
+    if os.path.isdir(path):
+        return ssl.create_default_context(capath=path)
+    if not os.path.isfile(path):
+        raise ValidationError(field="verify", rule="must name a CA bundle file or directory")
+    return ssl.create_default_context(cafile=path)
