@@ -40,21 +40,31 @@ _PROBE = textwrap.dedent(
 )
 
 
-def test_core_imports_only_the_standard_library() -> None:
+def modules_loaded_by(probe: str) -> list[str]:
+    """The modules a fresh interpreter loads running ``probe`` (it prints them as JSON)."""
     out = subprocess.run(
-        [sys.executable, "-I", "-c", _PROBE, _PACKAGE_PARENT],
+        [sys.executable, "-I", "-c", probe, _PACKAGE_PARENT],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    loaded = json.loads(out)
-    third_party = [
+    loaded: list[str] = json.loads(out)
+    return loaded
+
+
+def outside_the_standard_library(names: list[str]) -> list[str]:
+    """The names of ``names`` that are neither the standard library's nor cognito_raw's."""
+    return [
         name
-        for name in loaded
+        for name in names
         if name.split(".")[0] not in sys.stdlib_module_names
         and name.split(".")[0] != "cognito_raw"
     ]
-    assert third_party == []
+
+
+def test_core_imports_only_the_standard_library() -> None:
+    loaded = modules_loaded_by(_PROBE)
+    assert outside_the_standard_library(loaded) == []
     assert "httpx" not in loaded
     assert "cognito_raw" in loaded
 

@@ -21,7 +21,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import ssl
 import subprocess
@@ -69,6 +68,7 @@ from tests.test_faults import (
 )
 from tests.test_faults import MAX_PEAK as BOTH_CLIENTS_PEAK
 from tests.test_httpx_stack import _Proxy, _raw_server, no_real_network
+from tests.test_imports import modules_loaded_by, outside_the_standard_library
 from tests.test_ssrf import self_signed
 
 __all__ = ["no_real_network", "self_signed"]  # fixtures, used by name
@@ -551,21 +551,8 @@ _IMPORT_PROBE = textwrap.dedent(
 
 
 def test_the_stdlib_client_imports_only_the_standard_library() -> None:
-    parent = str(Path(cognito_raw.__file__).resolve().parent.parent)
-    out = subprocess.run(
-        [sys.executable, "-I", "-c", _IMPORT_PROBE, parent],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    loaded = json.loads(out)
-    outside = [
-        name
-        for name in loaded
-        if name.split(".")[0] not in sys.stdlib_module_names
-        and name.split(".")[0] != "cognito_raw"
-    ]
-    assert outside == []
+    loaded = modules_loaded_by(_IMPORT_PROBE)
+    assert outside_the_standard_library(loaded) == []
     assert "cognito_raw.stdlib" in loaded
     assert "httpx" not in loaded
     assert "cognito_raw._client" not in loaded

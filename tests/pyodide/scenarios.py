@@ -1,0 +1,101 @@
+"""Runs inside Pyodide (``runner.mjs``): ``fetch.AsyncClient`` against the test's loopback servers.
+
+``main`` is given the test's JSON (the servers' URLs and the seeded event),
+calls each scenario through a fresh client and returns, as JSON, what each
+one ended in. ``tests/test_fetch.py`` checks the outcomes and what the
+servers received.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from cognito_raw import (
+    AttemptInfo,
+    CognitoError,
+    RetryPolicy,
+    UpdateAuthEventFeedbackRequest,
+    UpdateAuthEventFeedbackResponse,
+    ValidationError,
+)
+from cognito_raw.fetch import AsyncClient
+
+ONCE = RetryPolicy(max_attempts=1)
+QUICK = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02)
+
+
+def _outcome(value: UpdateAuthEventFeedbackResponse | CognitoError) -> dict[str, Any]:
+    if isinstance(value, UpdateAuthEventFeedbackResponse):
+        return {
+            "kind": "ok",
+            "status": value.status_code,
+            "request_id": value.request_id,
+            "attempts": value.attempts,
+        }
+    return {
+        "kind": type(value).__name__,
+        "code": getattr(value, "code", None),
+        "status": getattr(value, "status_code", None),
+        "request_id": getattr(value, "request_id", None),
+        "retryable": getattr(value, "retryable", None),
+        "attempts": value.attempts,
+        "text": str(value),
+    }
+
+
+async def _call(url: str, request: UpdateAuthEventFeedbackRequest, **options: Any) -> Any:
+    seen: list[AttemptInfo] = []
+    started = time.monotonic()
+    async with AsyncClient(endpoint_url=url, on_attempt=seen.append, **options) as client:
+        try:
+            value: Any = await client.send(request)
+        except CognitoError as exc:
+            value = exc
+    return {
+        **_outcome(value),
+        "elapsed": time.monotonic() - started,
+        "attempt_codes": [info.code for info in seen],
+    }
+
+
+async def _misuse(url: str, event: dict[str, str]) -> dict[str, str]:
+    client = AsyncClient(endpoint_url=url)
+    found = {}
+    try:
+        await client.update_auth_event_feedback(**{**event, "feedback_value": "maybe"})
+    except ValidationError as exc:
+        found["validation"] = exc.field
+    await client.aclose()
+    try:
+        await client.update_auth_event_feedback(**event)
+    except RuntimeError as exc:
+        found["closed"] = str(exc)
+    found["repr"] = repr(client)
+    return found
+
+
+async def main(config_json: str) -> str:
+    config = json.loads(config_json)
+    events = config["events"]
+    event = events["fake"]
+
+    def request(server: str = "fake", **changes: str) -> UpdateAuthEventFeedbackRequest:
+        return UpdateAuthEventFeedbackRequest(**{**events[server], **changes})
+
+    fake = config["fake"]
+    results = {
+        "success": await _call(fake, request(), retry=ONCE),
+        "not_authorized": await _call(fake, request(event_id=config["stale_event_id"])),
+        "user_not_found": await _call(fake, request(username="nobody")),
+        "pool_not_found": await _call(fake, request(user_pool_id=config["unknown_pool"])),
+        "throttled": await _call(config["throttling"], request("throttling"), retry=QUICK),
+        "timeout": await _call(config["slow"], request("slow"), retry=ONCE, timeout=0.5),
+        "redirect": await _call(config["redirect"], request(), retry=QUICK),
+        "huge_body": await _call(config["huge"], request(), retry=QUICK, max_body=1024),
+        "reset_then_ok": await _call(config["reset"], request(), retry=QUICK),
+        "refused": await _call(config["refused"], request(), retry=QUICK),
+        "misuse": await _misuse(fake, event),
+    }
+    return json.dumps(results)
