@@ -15,12 +15,11 @@ link and is waiting for the page.
 
 from __future__ import annotations
 
-import logging
 import math
+import sys
 import threading
 import time
 from collections.abc import Callable, Generator
-from typing import Final
 
 from ._bucket import TokenBucket
 from ._errors import (
@@ -50,7 +49,26 @@ __all__ = [
     "run_call",
 ]
 
-logger: Final = logging.getLogger("cognito_raw")
+# typing costs milliseconds at import; annotations alone need it (PEP 563).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
+    from typing import Final
+
+
+def _debug_logger() -> logging.Logger | None:
+    """The "cognito_raw" logger if it logs DEBUG records, else None.
+
+    A process that never imported logging has configured no handler that
+    could see a record, so the module (and the milliseconds its import
+    costs a cold start) is not loaded for it: only looked up.
+    """
+    module = sys.modules.get("logging")
+    if module is None:
+        return None
+    logger: logging.Logger = module.getLogger("cognito_raw")
+    return logger if logger.isEnabledFor(module.DEBUG) else None
+
 
 # Cognito's quota for the UserResourceUpdate category, which holds
 # UpdateAuthEventFeedback: 25 requests per second per account and region, not
@@ -629,7 +647,8 @@ def _report(
     request_id = (
         response.request_id if response is not None else getattr(error, "request_id", None)
     )
-    if logger.isEnabledFor(logging.DEBUG):
+    logger = _debug_logger()
+    if logger is not None:
         # The body is logged with Username and FeedbackToken redacted; the URL
         # holds no secrets (the pool ID is not one).
         logger.debug(

@@ -17,7 +17,6 @@ import os
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Final
 
 from ._endpoints import check_endpoint_url, validate_region
 from ._errors import RequestTimeoutError, TransportError, ValidationError
@@ -36,8 +35,11 @@ from ._retry import (
     run_call,
 )
 
+# typing costs milliseconds at import; annotations alone need it (PEP 563).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
+    from typing import Final
 
 __all__ = [
     "CLOSED",

@@ -18,8 +18,6 @@ import asyncio
 import random as _random
 import time
 from collections.abc import Awaitable, Callable
-from types import TracebackType
-from typing import Any, Final
 
 from ._errors import TransportError
 from ._model import FeedbackValue, UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
@@ -42,6 +40,11 @@ from ._shell import (
     finish_reply,
     out_of_time,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import Any, Final
 
 __all__ = ["FORBIDDEN_HEADERS", "AsyncClient"]
 

@@ -30,8 +30,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
-from typing import Final
 from urllib.parse import unquote, urlsplit
 
 from ._errors import RequestTimeoutError, TransportError, ValidationError
@@ -57,6 +55,12 @@ from ._shell import (
     finish_reply,
     out_of_time,
 )
+
+# typing costs milliseconds at import; annotations alone need it (PEP 563).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import Final
 
 __all__ = ["Client"]
 
@@ -137,18 +141,22 @@ class _Proxy:
             ).decode("ascii")
 
 
+# The variables that can send a call through a proxy (NO_PROXY alone cannot).
+_PROXY_VARIABLES: Final = frozenset({"http_proxy", "https_proxy"})
+
+
 class _Proxies:
     """``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` as read when the client was made.
 
     urllib.request (the standard library's reading of these variables)
     costs milliseconds to import: it is loaded only when the environment
-    names a proxy at all.
+    names an http or https proxy.
     """
 
     def __init__(self) -> None:
         self._by_scheme: dict[str, _Proxy] = {}
         self._by_origin: dict[Origin, _Proxy | None] = {}
-        if any(name.lower().endswith("_proxy") for name in os.environ):
+        if any(name.lower() in _PROXY_VARIABLES for name in os.environ):
             import urllib.request  # noqa: PLC0415
 
             self._variables = urllib.request.getproxies_environment()
