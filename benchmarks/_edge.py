@@ -1,0 +1,331 @@
+"""Edge runtimes: ``stdlib.Client``'s cold start and peak RSS, and the Pyodide client under Node.
+
+Every program is a fresh ``python -c CODE URL CA`` making one call over
+HTTPS loopback and trusting the server's self-signed certificate at ``CA``:
+
+- ``stdlib-client``: ``cognito_raw.stdlib.Client``, as a Lambda handler
+  would make its first call;
+- ``stdlib-floor``: the least any client of ours can do: ``build_request``,
+  one ``http.client.HTTPSConnection`` request and ``parse_response``, no
+  retries, no pool, no timeouts;
+- ``boto3-client``: boto3 with ``signature_version=UNSIGNED`` and
+  ``verify=CA``;
+- ``capo-client``: capo-cognito-identity-provider's client with
+  ``anonymous=True`` (its own interpreter, which has capo installed; it
+  reads the CA from ``SSL_CERT_FILE``, as ``ssl.create_default_context``
+  does).
+
+``pyodide_timing`` runs ``tests/pyodide/runner.mjs``: Pyodide's load, the
+import of ``cognito_raw.fetch`` and the first call of ``fetch.AsyncClient``,
+each run a fresh Node.js process trusting ``CA`` (``NODE_EXTRA_CA_CERTS``).
+
+run.py calls ``measure`` and ``pyodide_timing`` with its own process
+spawner; ``python benchmarks/_edge.py`` runs them alone against a small
+HTTPS loopback server of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from _coldstart import PEAK_RSS
+from _worker import BOTO_KW, OURS_KW
+
+HERE = Path(__file__).resolve().parent
+RUNNER = HERE.parent / "tests" / "pyodide" / "runner.mjs"
+
+
+def _kwargs(values: dict[str, str]) -> str:
+    return ", ".join(f"{name}={value!r}" for name, value in values.items())
+
+
+PROGRAMS: dict[str, str] = {
+    "stdlib-client": f"""\
+import sys
+from cognito_raw import stdlib
+with stdlib.Client(endpoint_url=sys.argv[1], verify=sys.argv[2]) as client:
+    reply = client.update_auth_event_feedback({_kwargs(OURS_KW)})
+print(reply.request_id)
+""",
+    "stdlib-floor": f"""\
+import http.client
+import ssl
+import sys
+from urllib.parse import urlsplit
+from cognito_raw import UpdateAuthEventFeedbackRequest, build_request, parse_response
+request = build_request(
+    UpdateAuthEventFeedbackRequest({_kwargs(OURS_KW)}), endpoint_url=sys.argv[1]
+)
+url = urlsplit(request.url)
+context = ssl.create_default_context(cafile=sys.argv[2])
+conn = http.client.HTTPSConnection(url.hostname, url.port, context=context)
+conn.request(request.method, url.path, body=request.body, headers=request.headers)
+response = conn.getresponse()
+reply = parse_response(response.status, response.getheaders(), response.read())
+conn.close()
+print(reply.request_id)
+""",
+    "boto3-client": f"""\
+import sys
+import boto3
+from botocore import UNSIGNED
+from botocore.config import Config
+client = boto3.client(
+    "cognito-idp",
+    region_name="us-east-1",
+    endpoint_url=sys.argv[1],
+    verify=sys.argv[2],
+    config=Config(signature_version=UNSIGNED),
+)
+reply = client.update_auth_event_feedback({_kwargs(BOTO_KW)})
+print(reply["ResponseMetadata"]["RequestId"])
+""",
+    "capo-client": f"""\
+import sys
+from capo_cognito_identity_provider import CognitoIdentityProviderClient
+client = CognitoIdentityProviderClient(
+    region="us-east-1", endpoint=sys.argv[1], anonymous=True
+)
+reply = client.update_auth_event_feedback({_kwargs(OURS_KW)})
+print(reply)
+""",
+}
+
+# The Pyodide side: one call, its request ID back (runner.mjs times it).
+PYODIDE_CALL = f"""\
+import json
+from cognito_raw.fetch import AsyncClient
+
+async def main(config):
+    url = json.loads(config)["url"]
+    async with AsyncClient(endpoint_url=url) as client:
+        reply = await client.update_auth_event_feedback({_kwargs(OURS_KW)})
+    return json.dumps({{"request_id": reply.request_id}})
+"""
+
+
+class Exit(Protocol):
+    """What run.py's spawner returns for a finished child."""
+
+    wall: float
+    code: int
+    out: str
+    err: str
+
+
+Spawn = Callable[[Sequence[str], dict[str, str]], Exit]
+
+
+def _run(spawn: Spawn, argv: list[str], env: dict[str, str]) -> Exit:
+    # argv: python, -c, code, url, ca (which capo finds through SSL_CERT_FILE)
+    done = spawn(argv, {**env, "SSL_CERT_FILE": argv[-1]})
+    if done.code != 0:
+        raise RuntimeError(f"edge program failed: {argv[2][:60]!r}\n{done.err[-3000:]}")
+    return done
+
+
+def measure(
+    url: str,
+    ca: str,
+    *,
+    spawn: Spawn,
+    env: dict[str, str],
+    pythons: dict[str, str],
+    repeats: int,
+    rss_repeats: int,
+) -> dict[str, dict[str, float]]:
+    """Median process wall time and peak RSS (VmHWM) of each program ``pythons`` names.
+
+    ``pythons`` maps a program of ``PROGRAMS`` to the interpreter that runs
+    it (leave out what cannot run here). Runs are interleaved round by round,
+    in alternating order, after one unmeasured run each to warm the caches.
+    """
+    names = [name for name in PROGRAMS if name in pythons]
+    wall: dict[str, list[float]] = {name: [] for name in names}
+    rss: dict[str, list[float]] = {name: [] for name in names}
+    for name in names:
+        _run(spawn, [pythons[name], "-c", PROGRAMS[name], url, ca], env)
+    for round_ in range(max(repeats, rss_repeats)):
+        for name in names if round_ % 2 == 0 else reversed(names):
+            if round_ < repeats:
+                argv = [pythons[name], "-c", PROGRAMS[name], url, ca]
+                wall[name].append(_run(spawn, argv, env).wall)
+            if round_ < rss_repeats:
+                argv = [pythons[name], "-c", PROGRAMS[name] + PEAK_RSS, url, ca]
+                out = _run(spawn, argv, env).out
+                peaks = [line for line in out.splitlines() if line.startswith("VmHWM ")]
+                rss[name].append(float(peaks[-1].split()[1]))
+    return {
+        "wall": {name: statistics.median(values) for name, values in wall.items()},
+        "rss": {name: statistics.median(values) for name, values in rss.items()},
+    }
+
+
+Line = tuple[str, str, str, str, str, bool | None]  # name, ours, other, ratio, target, passed
+
+
+def rows(figures: dict[str, dict[str, float]]) -> list[Line]:
+    """The table's lines: ``stdlib.Client`` against its floor, boto3 and capo."""
+    wall, rss = figures["wall"], figures["rss"]
+    ours_ms, ours_rss = wall["stdlib-client"] * 1000, rss["stdlib-client"]
+    mib = 1024 * 1024
+    lines: list[Line] = []
+    floor = wall["stdlib-floor"]
+    lines.append(
+        (
+            "stdlib.Client cold start to first reply (HTTPS)",
+            f"{ours_ms:.1f} ms",
+            f"floor {floor * 1000:.1f} ms",
+            f"{wall['stdlib-client'] / floor:.2f}x floor",
+            "<= 1.15x floor",
+            wall["stdlib-client"] <= 1.15 * floor,
+        )
+    )
+    for other, target, least in (("boto3", ">= 2.8x faster", 2.8), ("capo", "faster", 1.0)):
+        name = f"{other}-client"
+        if name not in wall:
+            missing = f"{other} unavailable"
+            lines.append(("stdlib.Client cold start", "", missing, "", target, None))
+            continue
+        ratio = wall[name] / wall["stdlib-client"]
+        lines.append(
+            (
+                "stdlib.Client cold start to first reply (HTTPS)",
+                f"{ours_ms:.1f} ms",
+                f"{other} {wall[name] * 1000:.1f} ms",
+                f"{ratio:.2f}x faster",
+                target,
+                ratio >= least if least > 1 else ratio > least,
+            )
+        )
+    lines.append(
+        (
+            "stdlib.Client peak RSS, one call",
+            f"{ours_rss / mib:.1f} MiB",
+            f"floor {rss['stdlib-floor'] / mib:.1f} MiB",
+            f"{ours_rss / rss['stdlib-floor']:.2f}x floor",
+            "<= 1.10x floor",
+            ours_rss <= 1.10 * rss["stdlib-floor"],
+        )
+    )
+    if "boto3-client" in rss:
+        ratio = rss["boto3-client"] / ours_rss
+        lines.append(
+            (
+                "stdlib.Client peak RSS, one call",
+                f"{ours_rss / mib:.1f} MiB",
+                f"boto3 {rss['boto3-client'] / mib:.1f} MiB",
+                f"1/{ratio:.1f}",
+                "<= 1/2",
+                ratio >= 2,
+            )
+        )
+    return lines
+
+
+def pyodide_timing(
+    url: str, ca: str, *, node: str, pyodide_dir: str, spawn: Spawn, repeats: int
+) -> dict[str, float]:
+    """Median milliseconds of Pyodide's load, ``import cognito_raw.fetch`` and the first call."""
+    package = str(HERE.parent / "cognito_raw")
+    samples: dict[str, list[float]] = {"load_ms": [], "import_ms": [], "run_ms": []}
+    env = {**os.environ, "NODE_EXTRA_CA_CERTS": ca}
+    with tempfile.TemporaryDirectory() as scratch:
+        script = Path(scratch) / "call.py"
+        script.write_text(PYODIDE_CALL)
+        for _ in range(repeats):
+            argv = [node, str(RUNNER), pyodide_dir, package, str(script), json.dumps({"url": url})]
+            done = spawn(argv, env)
+            if done.code != 0:
+                raise RuntimeError(f"Pyodide run failed:\n{done.err[-3000:]}")
+            report: dict[str, Any] = json.loads(done.out.strip().splitlines()[-1])
+            if not report["result"].get("request_id"):
+                raise RuntimeError(f"Pyodide call got no request ID: {report}")
+            for key, values in samples.items():
+                values.append(float(report[key]))
+    return {key: statistics.median(values) for key, values in samples.items()}
+
+
+def _https_loopback(cert: Path, key: Path) -> tuple[str, Callable[[], None]]:
+    """A canned-reply HTTPS server on 127.0.0.1 in a thread (``_pyserver``'s protocol)."""
+    import asyncio
+    import ssl
+    import threading
+
+    import _pyserver
+
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(
+        loop.create_server(_pyserver._Reply, "127.0.0.1", 0, ssl=tls, backlog=256)
+    )
+    port = server.sockets[0].getsockname()[1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+
+    return f"https://127.0.0.1:{port}", stop
+
+
+def main() -> int:
+    """Run alone: ``python benchmarks/_edge.py [--capo-python PATH] [--pyodide DIR]``."""
+    import argparse
+    import shutil
+    import subprocess
+
+    import run
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--capo-python", help="an interpreter with capo installed")
+    parser.add_argument("--pyodide", default=os.environ.get("COGNITO_RAW_PYODIDE"))
+    parser.add_argument("--repeats", type=int, default=21)
+    args = parser.parse_args()
+    run.OUT.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        cert, key = Path(scratch) / "cert.pem", Path(scratch) / "key.pem"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        url, stop = _https_loopback(cert, key)
+        try:
+            pythons = {name: sys.executable for name in PROGRAMS if name != "capo-client"}
+            if args.capo_python:
+                pythons["capo-client"] = args.capo_python
+            figures = measure(
+                url,
+                str(cert),
+                spawn=run.spawn,
+                env=run.child_env(),
+                pythons=pythons,
+                repeats=args.repeats,
+                rss_repeats=max(3, args.repeats // 3),
+            )
+            for line in rows(figures):
+                print(" | ".join(str(cell) for cell in line))
+            node = shutil.which("node")
+            if node and args.pyodide:
+                timing = pyodide_timing(
+                    url, str(cert), node=node, pyodide_dir=args.pyodide, spawn=run.spawn, repeats=5
+                )
+                print("pyodide under node (ms, median of 5):", json.dumps(timing))
+        finally:
+            stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
