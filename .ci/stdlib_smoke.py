@@ -1,8 +1,10 @@
 """cognito_raw.stdlib.Client where httpx is not installed, against `cognito-raw fake-server`.
 
-Run by .ci/run with the Python of a venv that has only `pip install --no-deps .`;
-the fake server's printed lines (url=..., user_pool_id=..., ...) are in the file
-named by the first argument. Exits non-zero on any surprise.
+Run by .ci/run with the Python of an empty venv; the package is in the folder named
+by the second argument, put there by `pip install --no-deps --target` as for a Lambda
+zip (whose root Lambda puts on sys.path). The fake server's printed lines (url=...,
+user_pool_id=..., ...) are in the file named by the first argument. Exits non-zero
+on any surprise.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ def seeded(path: Path) -> dict[str, str]:
 
 
 def main() -> None:
+    target = Path(sys.argv[2]).resolve()
+    sys.path.insert(0, str(target))
     assert importlib.util.find_spec("httpx") is None, "httpx is installed here"
     import cognito_raw
     from cognito_raw import NotAuthorizedException, RetryPolicy, stdlib
 
-    assert "site-packages" in cognito_raw.__file__, "not the installed package"
+    assert Path(cognito_raw.__file__).resolve().is_relative_to(target), cognito_raw.__file__
 
     event = seeded(Path(sys.argv[1]))
     url = event.pop("url")
