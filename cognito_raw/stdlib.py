@@ -285,8 +285,9 @@ def _translate(exc: OSError | http.client.HTTPException) -> TransportError:
         error = TransportError(f"{type(exc).__name__}: {exc or 'no detail'}")
     else:
         # http.client's protocol errors quote what the server sent (a status
-        # line, a header), which may echo a secret back: name the kind only.
-        error = TransportError(f"the reply is not HTTP/1.1 ({type(exc).__name__})")
+        # line, a header), which may echo a secret back: name the kind only,
+        # and keep them out of the traceback too.
+        return TransportError(f"the reply is not HTTP/1.1 ({type(exc).__name__})")
     error.__cause__ = exc
     return error
 

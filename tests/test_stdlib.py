@@ -69,6 +69,18 @@ from tests.test_faults import (
 from tests.test_faults import MAX_PEAK as BOTH_CLIENTS_PEAK
 from tests.test_httpx_stack import _Proxy, _raw_server, no_real_network
 from tests.test_imports import modules_loaded_by, outside_the_standard_library
+from tests.test_secrets import ONCE as SECRETS_ONCE
+from tests.test_secrets import (
+    SOCKET_EXAMPLES,
+    THRICE,
+    Secrets,
+    every_log_record,
+    rendered,
+    retried_script,
+    secret_pairs,
+    single_attempt_script,
+    texts_of,
+)
 from tests.test_ssrf import self_signed
 
 __all__ = ["no_real_network", "self_signed"]  # fixtures, used by name
@@ -500,28 +512,45 @@ def test_a_body_past_the_limit_is_never_read_as_complete(
         assert isinstance(outcome, NotAuthorizedException), outcome
 
 
-def test_no_error_text_shows_the_secrets() -> None:
-    username, token = "secret-user-QXZV", "SecretTokenJWKQ"
-    echo = f"{username} {token}".encode()
-    script: list[loopback.Step] = [
-        b"HTTP/1.1 " + echo + b"\r\n\r\n",  # a status line echoing them
-        (400, {"x-amzn-ErrorType": token + ":"}, b'{"message": "' + echo + b'"}'),
-        loopback.RESET,
-    ]
-    texts: list[str] = []
-    with loopback.serve(*script) as server:
-        with stdlib.Client(endpoint_url=server.url, retry=ONCE) as client:
-            for _ in script:
-                with pytest.raises(CognitoError) as info:
-                    client.update_auth_event_feedback(
-                        **{**FEEDBACK, "username": username, "feedback_token": token}
-                    )
-                cause = info.value.__cause__
-                texts += [str(info.value), repr(info.value), repr(client)]
-                texts += [] if cause is None else [type(cause).__name__]
-    for text in texts:
-        assert username not in text, text
-        assert token not in text, text
+def _echoed_status_line(s: Secrets) -> faultserver.Fault:
+    # A status line that is not HTTP and quotes the request's secrets.
+    def act(conn: faultserver.Conn) -> bool:
+        conn.send(f"HTTP/1.1 {s.echo}\r\n\r\n".encode())
+        return False
+
+    return act
+
+
+def _stdlib_calls(url: str, s: Secrets, n: int, policy: RetryPolicy) -> list[Any]:
+    seen: list[Any] = []
+    with stdlib.Client(endpoint_url=url, retry=policy, on_attempt=seen.append) as client:
+        for _ in range(n):
+            try:
+                seen.append(client.send(s.request()))
+            except CognitoError as exc:
+                seen.append(exc)
+        seen.append(client)
+    return seen
+
+
+@settings(max_examples=SOCKET_EXAMPLES)
+@given(s=secret_pairs())
+def test_no_outcome_shows_the_secrets(s: Secrets) -> None:
+    """tests/test_secrets.py's outcomes, and a status line echoing the secrets."""
+    outcomes: list[Any] = []
+    single = [*single_attempt_script(s), _echoed_status_line(s)]
+    with every_log_record() as records:
+        with faultserver.serve(*single, *retried_script(s)) as server:
+            outcomes += _stdlib_calls(server.url, s, len(single), SECRETS_ONCE)
+            outcomes += _stdlib_calls(server.url, s, 1, THRICE)
+        outcomes += _stdlib_calls(loopback.closed_port(), s, 1, SECRETS_ONCE)
+    kinds = {type(item) for item in outcomes}
+    assert len(kinds) >= 12, kinds
+    for text in texts_of(outcomes):
+        assert s.leaks(text) == [], text
+    assert records, "the client logs at DEBUG"
+    for record in records:
+        assert s.leaks(rendered(record)) == [], rendered(record)
 
 
 # --- imports -------------------------------------------------------------------------
