@@ -9,7 +9,8 @@ through Pyodide's foreign function interface (``js``, ``pyodide.ffi``),
 reading the body as a bounded stream, and turning JavaScript errors into
 ours once, at the boundary. ``js`` and ``pyodide`` exist only under Pyodide:
 they are imported when a client is made, so this module imports (and
-type-checks) anywhere.
+type-checks) anywhere. What ``fetch`` lets a script send: docs/protocol.md,
+"Runtimes".
 """
 
 from __future__ import annotations
@@ -152,8 +153,8 @@ class AsyncClient:
       ``User-Agent`` (Chrome does), add ``Origin``/``Referer``/``Sec-Fetch-*``
       and send a CORS preflight first; Node.js and Workers send what is set.
     - **Redirects** are never followed (``redirect: "manual"``): under Node.js
-      and Workers the 3xx is the answer (``ProtocolError``); a browser hides
-      it (an opaque redirect, status 0), also a ``ProtocolError``.
+      the 3xx is the answer (``ProtocolError``); a browser hides it (an
+      opaque redirect, status 0), also a ``ProtocolError``.
     - A ``fetch`` that fails (refused, reset, DNS, TLS, CORS) is a retryable
       ``TransportError``; JavaScript does not say which of these it was.
 

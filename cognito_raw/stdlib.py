@@ -198,8 +198,8 @@ def _open_connection(
 
 def _still_open(conn: http.client.HTTPConnection) -> bool:
     # An idle kept-alive connection that has something to read was closed
-    # (or reset) by the server while it waited: do not send on it
-    # (psf/requests#4506). httpcore makes the same check before reuse.
+    # (or reset) by the server while it waited (docs/protocol.md, psf/requests#4506):
+    # do not send on it. httpcore makes the same check before reuse.
     sock = conn.sock
     if sock is None:
         return False
