@@ -19,8 +19,8 @@ HTTPS loopback and trusting the server's self-signed certificate at ``CA``:
 import of ``cognito_raw.fetch`` and the first call of ``fetch.AsyncClient``,
 each run a fresh Node.js process trusting ``CA`` (``NODE_EXTRA_CA_CERTS``).
 
-run.py calls ``measure`` and ``pyodide_timing`` with its own process
-spawner; ``python benchmarks/_edge.py`` runs them alone against a small
+run.py runs ``section`` (both, with its own process spawner, its rows and
+its notes); ``python benchmarks/_edge.py`` runs it alone against a small
 HTTPS loopback server of its own.
 """
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -253,6 +254,53 @@ def pyodide_timing(
     return {key: statistics.median(values) for key, values in samples.items()}
 
 
+def section(
+    url: str,
+    ca: str,
+    *,
+    spawn: Spawn,
+    env: dict[str, str],
+    capo_python: str | None,
+    repeats: int,
+    rss_repeats: int,
+    add: Callable[[Line], None],
+    note: Callable[[str], None],
+) -> None:
+    """Measure everything above against ``url`` (HTTPS, its certificate in ``ca``): rows, notes.
+
+    The Pyodide timing needs node and the npm pyodide package (its directory
+    in ``COGNITO_RAW_PYODIDE``, as ``.ci/run`` installs it); without them it
+    is a note.
+    """
+    pythons = {name: sys.executable for name in PROGRAMS if name != "capo-client"}
+    if capo_python:
+        pythons["capo-client"] = capo_python
+    figures = measure(
+        url, ca, spawn=spawn, env=env, pythons=pythons, repeats=repeats, rss_repeats=rss_repeats
+    )
+    for line in rows(figures):
+        add(line)
+    note(f"edge: process wall medians of {repeats}, VmHWM medians of {rss_repeats}:")
+    for name, wall in figures["wall"].items():
+        rss = figures["rss"][name] / (1024 * 1024)
+        note(f"  {name:14s} wall {wall * 1000:7.1f} ms  peak RSS {rss:5.1f} MiB")
+    node, pyodide = shutil.which("node"), os.environ.get("COGNITO_RAW_PYODIDE")
+    if not (node and pyodide):
+        note("edge: Pyodide not measured (node, or COGNITO_RAW_PYODIDE, missing)")
+        return
+    timing = pyodide_timing(url, ca, node=node, pyodide_dir=pyodide, spawn=spawn, repeats=5)
+    add(
+        (
+            "fetch.AsyncClient under Pyodide in Node.js: load, import, first call",
+            f"{timing['load_ms']:.0f} + {timing['import_ms']:.0f} + {timing['run_ms']:.0f} ms",
+            "",
+            "",
+            "",
+            None,
+        )
+    )
+
+
 def _https_loopback(cert: Path, key: Path) -> tuple[str, Callable[[], None]]:
     """A canned-reply HTTPS server on 127.0.0.1 in a thread (``_pyserver``'s protocol)."""
     import asyncio
@@ -279,16 +327,14 @@ def _https_loopback(cert: Path, key: Path) -> tuple[str, Callable[[], None]]:
 
 
 def main() -> int:
-    """Run alone: ``python benchmarks/_edge.py [--capo-python PATH] [--pyodide DIR]``."""
+    """Run alone: ``python benchmarks/_edge.py [--capo-python PATH] [--repeats N]``."""
     import argparse
-    import shutil
     import subprocess
 
     import run
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--capo-python", help="an interpreter with capo installed")
-    parser.add_argument("--pyodide", default=os.environ.get("COGNITO_RAW_PYODIDE"))
     parser.add_argument("--repeats", type=int, default=21)
     args = parser.parse_args()
     run.OUT.mkdir(exist_ok=True)
@@ -302,26 +348,17 @@ def main() -> int:
         )  # fmt: skip
         url, stop = _https_loopback(cert, key)
         try:
-            pythons = {name: sys.executable for name in PROGRAMS if name != "capo-client"}
-            if args.capo_python:
-                pythons["capo-client"] = args.capo_python
-            figures = measure(
+            section(
                 url,
                 str(cert),
                 spawn=run.spawn,
                 env=run.child_env(),
-                pythons=pythons,
+                capo_python=args.capo_python,
                 repeats=args.repeats,
                 rss_repeats=max(3, args.repeats // 3),
+                add=lambda line: print(" | ".join(str(cell) for cell in line)),
+                note=print,
             )
-            for line in rows(figures):
-                print(" | ".join(str(cell) for cell in line))
-            node = shutil.which("node")
-            if node and args.pyodide:
-                timing = pyodide_timing(
-                    url, str(cert), node=node, pyodide_dir=args.pyodide, spawn=run.spawn, repeats=5
-                )
-                print("pyodide under node (ms, median of 5):", json.dumps(timing))
         finally:
             stop()
     return 0
