@@ -20,19 +20,20 @@ import of ``cognito_raw.fetch`` and the first call of ``fetch.AsyncClient``,
 each run a fresh Node.js process trusting ``CA`` (``NODE_EXTRA_CA_CERTS``).
 
 run.py runs ``section`` (both, with its own process spawner, its rows and
-its notes); ``python benchmarks/_edge.py`` runs it alone against a small
-HTTPS loopback server of its own.
+its notes); ``python benchmarks/_edge.py`` runs it alone against
+``https_loopback``, a small HTTPS server of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import statistics
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -301,43 +302,20 @@ def section(
     )
 
 
-def _https_loopback(cert: Path, key: Path) -> tuple[str, Callable[[], None]]:
-    """A canned-reply HTTPS server on 127.0.0.1 in a thread (``_pyserver``'s protocol)."""
+@contextlib.contextmanager
+def https_loopback() -> Iterator[tuple[str, str]]:
+    """A canned-reply HTTPS server on 127.0.0.1, in a thread: ``(url, CA path)``.
+
+    For runs without an HTTPS nginx: ``_pyserver``'s protocol behind a
+    self-signed certificate that openssl makes for the block.
+    """
     import asyncio
     import ssl
+    import subprocess
     import threading
 
     import _pyserver
 
-    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    tls.load_cert_chain(cert, key)
-    loop = asyncio.new_event_loop()
-    server = loop.run_until_complete(
-        loop.create_server(_pyserver._Reply, "127.0.0.1", 0, ssl=tls, backlog=256)
-    )
-    port = server.sockets[0].getsockname()[1]
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
-    def stop() -> None:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
-
-    return f"https://127.0.0.1:{port}", stop
-
-
-def main() -> int:
-    """Run alone: ``python benchmarks/_edge.py [--capo-python PATH] [--repeats N]``."""
-    import argparse
-    import subprocess
-
-    import run
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--capo-python", help="an interpreter with capo installed")
-    parser.add_argument("--repeats", type=int, default=21)
-    args = parser.parse_args()
-    run.OUT.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         cert, key = Path(scratch) / "cert.pem", Path(scratch) / "key.pem"
         subprocess.run(
@@ -346,21 +324,44 @@ def main() -> int:
              "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
             check=True, capture_output=True,
         )  # fmt: skip
-        url, stop = _https_loopback(cert, key)
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(cert, key)
+        loop = asyncio.new_event_loop()
+        server = loop.run_until_complete(
+            loop.create_server(_pyserver._Reply, "127.0.0.1", 0, ssl=tls, backlog=256)
+        )
+        thread = threading.Thread(target=loop.run_forever, daemon=True)
+        thread.start()
         try:
-            section(
-                url,
-                str(cert),
-                spawn=run.spawn,
-                env=run.child_env(),
-                capo_python=args.capo_python,
-                repeats=args.repeats,
-                rss_repeats=max(3, args.repeats // 3),
-                add=lambda line: print(" | ".join(str(cell) for cell in line)),
-                note=print,
-            )
+            yield f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}", str(cert)
         finally:
-            stop()
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=5)
+
+
+def main() -> int:
+    """Run alone: ``python benchmarks/_edge.py [--capo-python PATH] [--repeats N]``."""
+    import argparse
+
+    import run
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--capo-python", help="an interpreter with capo installed")
+    parser.add_argument("--repeats", type=int, default=21)
+    args = parser.parse_args()
+    run.OUT.mkdir(exist_ok=True)
+    with https_loopback() as (url, ca):
+        section(
+            url,
+            ca,
+            spawn=run.spawn,
+            env=run.child_env(),
+            capo_python=args.capo_python,
+            repeats=args.repeats,
+            rss_repeats=max(3, args.repeats // 3),
+            add=lambda line: print(" | ".join(str(cell) for cell in line)),
+            note=print,
+        )
     return 0
 
 
