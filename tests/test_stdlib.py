@@ -248,12 +248,9 @@ def test_an_idle_connection_the_server_closed_is_not_sent_on() -> None:
             for _ in range(3):
                 client.update_auth_event_feedback(**FEEDBACK)
                 # Let the server's FIN arrive before the next call looks.
+                idle = [conn for stack in client._pool._idle.values() for conn in stack]
                 deadline = time.monotonic() + 2
-                while server.connections and time.monotonic() < deadline:
-                    idle = client._pool._idle
-                    conns = [c for stack in idle.values() for c in stack]
-                    if not conns or not stdlib._still_open(conns[0]):
-                        break
+                while idle and stdlib._still_open(idle[0]) and time.monotonic() < deadline:
                     time.sleep(0.01)
     assert server.connections == 3
     assert len(server.requests) == 3
@@ -289,8 +286,10 @@ def test_waiting_for_a_connection_is_bounded_by_the_pool_timeout() -> None:
         ) as client:
             hung = threading.Thread(target=lambda: call(client))
             hung.start()
-            while not server.requests:
+            deadline = time.monotonic() + 5
+            while not server.requests and time.monotonic() < deadline:
                 time.sleep(0.01)
+            assert server.requests, "the first call holds the only connection"
             started = time.monotonic()
             with pytest.raises(cognito_raw.RequestTimeoutError, match="waiting for a connection"):
                 client.update_auth_event_feedback(**FEEDBACK)
