@@ -9,20 +9,21 @@ bytes with ``http.client``, a small pool of kept-alive connections, and
 translating socket, ``ssl`` and ``http.client`` exceptions once, at the
 boundary.
 
-How long an attempt may take: before every socket operation (connect and TLS
-handshake, sending the request, reading the reply head, each read of the
-body) the socket's timeout is set to that operation's limit (``Timeout``'s
-``connect``, ``write`` or ``read``), cut to what the attempt has left, and the
-deadline is checked between body reads. ``http.client`` reads a reply head
-with several reads under one timeout, so a server sending the *head* a byte
-per read timeout can hold an attempt longer than its total, as with httpx's
-blocking client; every single wait is still bounded.
+How long an attempt may take: before every socket operation the socket's
+timeout is set to that operation's limit (``Timeout``'s ``connect`` for the
+connect and the TLS handshake, ``write`` for sending the request, ``read``
+for each read of the reply, head and body alike), cut to what the attempt
+has left then. Each read of the reply goes through ``_BoundedReader``, so a
+server trickling its reply, head or body, a byte at a time cannot hold an
+attempt past its total.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import http.client
+import io
 import os
 import random as _random
 import select
@@ -53,20 +54,29 @@ from ._shell import (
     drive,
     feedback_request,
     finish_reply,
-    out_of_time,
 )
 
 # typing costs milliseconds at import; annotations alone need it (PEP 563).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import socket
     from types import TracebackType
     from typing import Final
+
+    from _typeshed import WriteableBuffer
 
 __all__ = ["Client"]
 
 # Each body read asks for at most this much (and never more than one byte
 # past the body limit).
 _READ_SIZE: Final = 65536
+
+# The longest the next read of a reply may wait (seconds; <= 0: time is up),
+# handed from the exchange to the response http.client makes in
+# getresponse(), which gives it nothing but the socket.
+_READ_WAIT: Final[contextvars.ContextVar[Callable[[], float]]] = contextvars.ContextVar(
+    "cognito_raw_stdlib_read_wait"
+)
 
 Verify = bool | str | ssl.SSLContext | None
 Origin = tuple[str, str, int]  # scheme, host, port
@@ -192,6 +202,7 @@ def _open_connection(
             conn.set_tunnel(host, port, headers=proxy.headers)
     else:
         conn = http.client.HTTPConnection(*where, timeout=timeout)
+    conn.response_class = _BoundedResponse
     conn.connect()
     return conn
 
@@ -274,6 +285,56 @@ class _Pool:
             conn.close()
 
 
+class _BoundedReader(io.RawIOBase):
+    """A reply's socket reader whose every read waits at most ``wait()`` seconds.
+
+    http.client reads a reply head line by line, with as many socket reads
+    as the server makes it: each read gets the attempt's time left then, not
+    the time left when the head began. ``original`` (http.client's own
+    reader of the socket) is held and closed with this one: while it is
+    open the socket stays open, as http.client expects of a reply that
+    outlives its connection (a body read until the server closes).
+    """
+
+    def __init__(
+        self, sock: socket.socket, original: io.BufferedReader, wait: Callable[[], float]
+    ) -> None:
+        super().__init__()
+        self._sock = sock
+        self._original = original
+        self._wait = wait
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        wait = self._wait()
+        if wait <= 0:
+            raise TimeoutError("the attempt's total timeout ran out")
+        self._sock.settimeout(wait)
+        return self._sock.recv_into(buffer)
+
+    def close(self) -> None:
+        self._original.close()
+        super().close()
+
+
+class _BoundedResponse(http.client.HTTPResponse):
+    """http.client's response, reading through a ``_BoundedReader``."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        debuglevel: int = 0,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(sock, debuglevel, method, url)
+        wait = _READ_WAIT.get(None)
+        if wait is not None:  # None: a proxy's answer to CONNECT, read while connecting
+            self.fp = io.BufferedReader(_BoundedReader(sock, self.fp, wait))
+
+
 def _translate(exc: OSError | http.client.HTTPException) -> TransportError:
     """The one place socket, ssl and http.client exceptions become ours."""
     error: TransportError
@@ -301,19 +362,22 @@ class _Exchange:
         self.config = config
         self.complete = False
 
-    def _bound(self, limit: float) -> None:
-        # Each socket operation: its own limit, never past the attempt's end.
-        sock = self.conn.sock
-        if sock is not None:
-            sock.settimeout(min(limit, self.config.time_left(self.send)))
+    def _read_wait(self) -> float:
+        # Each read: the read limit, never past the attempt's end.
+        left = self.send.deadline - self.config.clock()
+        return min(self.send.timeout.read, left)
 
     def run(self, target: str) -> Reply | TransportError:
         http = self.send.request
-        timeout = self.send.timeout
-        self._bound(timeout.write)
+        sock = self.conn.sock
+        if sock is not None:  # sendall: one timeout for all it sends
+            sock.settimeout(min(self.send.timeout.write, self.config.time_left(self.send)))
         self.conn.request(http.method, target, body=http.body, headers=http.headers)
-        self._bound(timeout.read)
-        response = self.conn.getresponse()
+        token = _READ_WAIT.set(self._read_wait)
+        try:
+            response = self.conn.getresponse()
+        finally:
+            _READ_WAIT.reset(token)
         if response.status < 200:
             # http.client skips 100 Continue only; any other interim reply
             # (101 nobody asked for, 103) would be taken as the answer.
@@ -324,9 +388,6 @@ class _Exchange:
         reader = BodyReader(self.config.max_body)
         room = reader.limit + 1  # one byte more than the limit says the body went on
         while room > 0:
-            if self.config.clock() > self.send.deadline:
-                return out_of_time()
-            self._bound(self.send.timeout.read)
             chunk = response.read1(min(_READ_SIZE, room))
             if not chunk:
                 if response.length:  # http.client does not raise for a short body

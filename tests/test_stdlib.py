@@ -3,7 +3,8 @@
 - the 42-fault table of ``tests/test_faults.py``, row for row, with the same
   bounds (outcome, attempts, time, memory, no socket or thread left, no
   redirect followed), its recovery and next-call checks, and rounds on one
-  client that must not grow;
+  client that must not grow; a trickled reply head ends at the attempt's
+  total, as in the async client;
 - the FakeCognito over HTTP: success, modeled errors, throttling retried to
   a success, request IDs, the same results as the httpx client;
 - keep-alive: one connection for sequential calls, none reused after a cut
@@ -166,6 +167,17 @@ def test_repeated_runs_do_not_grow_sockets_or_threads() -> None:
             assert server.wait_idle()
             counts.append(settled(before))
     assert counts == [before] * 3
+
+
+def test_a_trickled_head_ends_at_the_attempts_total() -> None:
+    """A reply head sent a byte every 0.2 s: each read gets the attempt's time left then."""
+    with faultserver.serve("trickle_under_read_timeout") as server:
+        (outcome,) = calls(server.url)
+    assert type(outcome.error) is cognito_raw.RequestTimeoutError, repr(outcome.error)
+    assert outcome.error.attempts == POLICY.max_attempts
+    assert POLICY.max_attempts * TIMEOUT * 0.95 <= outcome.elapsed
+    assert outcome.elapsed < POLICY.max_attempts * TIMEOUT + POLICY.max_delay + SLACK
+    assert outcome.pool_problems == []
 
 
 # --- the fake Cognito ----------------------------------------------------------------
