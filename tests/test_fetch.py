@@ -23,6 +23,7 @@ import os
 import shutil
 import subprocess
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -30,7 +31,7 @@ import pytest
 
 import cognito_raw
 from cognito_raw import UpdateAuthEventFeedbackRequest, build_request, fetch
-from cognito_raw.testing import FakeCognito
+from cognito_raw.testing import AuthEvent, FakeCognito
 from tests import faultserver, loopback
 from tests.test_imports import modules_loaded_by, outside_the_standard_library
 
@@ -71,7 +72,44 @@ def run_in_pyodide(config: dict[str, Any]) -> dict[str, Any]:
     return report
 
 
-def test_the_fetch_client_under_pyodide_in_node() -> None:
+def readme_worker() -> str:
+    """The README's Cloudflare Python Worker (``src/entry.py``), as written."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Edge runtimes", 1)[1]
+    return section.split("```python\n# src/entry.py", 1)[1].split("\n", 1)[1].split("```", 1)[0]
+
+
+def feedback(seeded: AuthEvent) -> dict[str, str]:
+    """The call's members for a seeded event."""
+    return {
+        "user_pool_id": seeded.user_pool_id,
+        "username": seeded.username,
+        "event_id": seeded.event_id,
+        "feedback_token": seeded.feedback_token,
+        "feedback_value": "invalid",
+    }
+
+
+@dataclass
+class Run:
+    """One run of the scenarios under Pyodide, and the servers it called."""
+
+    report: dict[str, Any]
+    fake: FakeCognito
+    event: AuthEvent
+    fake_url: str
+    throttling: FakeCognito
+    throttled_event: AuthEvent
+    redirect_paths: list[str]
+
+    @property
+    def results(self) -> dict[str, Any]:
+        return dict(self.report["result"])
+
+
+@pytest.fixture(scope="module")
+def run() -> Run:
+    """The scenarios run once (loading Pyodide takes seconds); each test checks a part."""
     fake, throttling, slow = FakeCognito(), FakeCognito(), FakeCognito()
     event = fake.seed()
     stale = fake.create_auth_event(event.user_pool_id, event.username)
@@ -80,16 +118,6 @@ def test_the_fetch_client_under_pyodide_in_node() -> None:
     throttling.throttle(2)
     slow_event = slow.seed()
     slow.delay(5.0)
-
-    def feedback(seeded: Any) -> dict[str, str]:
-        return {
-            "user_pool_id": seeded.user_pool_id,
-            "username": seeded.username,
-            "event_id": seeded.event_id,
-            "feedback_token": seeded.feedback_token,
-            "feedback_value": "invalid",
-        }
-
     with (
         fake.serve() as fake_url,
         throttling.serve() as throttling_url,
@@ -114,69 +142,99 @@ def test_the_fetch_client_under_pyodide_in_node() -> None:
                 "huge": huge.url,
                 "reset": reset.url,
                 "refused": loopback.closed_port(),
+                "worker_code": readme_worker(),
             }
         )
-    results = report["result"]
-    assert report["packages"] == [], "only Pyodide's own standard library was used"
+        paths = list(redirect.paths)
+    return Run(report, fake, event, fake_url, throttling, throttled_event, paths)
 
-    success = results["success"]
+
+def test_only_pyodides_standard_library_was_loaded(run: Run) -> None:
+    assert run.report["packages"] == []
+
+
+def test_success_request_ids_and_the_wire(run: Run) -> None:
+    success = run.results["success"]
     assert (success["kind"], success["status"], success["attempts"]) == ("ok", 200, 1)
-    assert fake.feedback(event.user_pool_id, event.event_id) == "Invalid"
-    sent = fake.requests[0]
-    served_ids = {request.request_id for request in fake.requests}
-    assert success["request_id"] in served_ids
-
-    for name, kind in [
-        ("not_authorized", "NotAuthorizedException"),
-        ("user_not_found", "UserNotFoundException"),
-        ("pool_not_found", "ResourceNotFoundException"),
-    ]:
-        got = results[name]
-        assert (got["kind"], got["code"], got["status"]) == (kind, kind, 400), got
-        assert (got["attempts"], got["retryable"]) == (1, False), got
-        assert got["request_id"] in served_ids, got
-
-    throttled = results["throttled"]
-    assert (throttled["kind"], throttled["attempts"]) == ("ok", 3)
-    assert throttled["attempt_codes"] == ["TooManyRequestsException"] * 2 + [None]
-    assert len(throttling.requests) == 3
-    assert throttling.feedback(throttled_event.user_pool_id, throttled_event.event_id) == "Invalid"
-
-    timeout = results["timeout"]
-    assert (timeout["kind"], timeout["attempts"]) == ("RequestTimeoutError", 1), timeout
-    assert 0.45 <= timeout["elapsed"] < 4.0
-
-    redirect_result = results["redirect"]
-    assert (redirect_result["kind"], redirect_result["attempts"]) == ("ProtocolError", 1)
-    assert redirect.paths == ["/"], "the redirect was not followed"
-    huge_result = results["huge_body"]
-    assert (huge_result["kind"], huge_result["attempts"]) == ("ProtocolError", 1)
-    assert (results["reset_then_ok"]["kind"], results["reset_then_ok"]["attempts"]) == ("ok", 2)
-    refused = results["refused"]
-    assert (refused["kind"], refused["attempts"], refused["retryable"]) == (
-        "TransportError",
-        3,
-        True,
-    )
-
-    misuse = results["misuse"]
-    assert misuse["validation"] == "feedback_value"
-    assert "closed" in misuse["closed"]
-    assert misuse["repr"] == f"AsyncClient({fake_url!r})"
-
-    # The wire: build_request's body and headers, less what fetch forbids,
-    # which the runtime writes itself.
+    sent = run.fake.requests[0]
+    assert sent.request_id == success["request_id"]
+    assert sent.data is not None
+    assert sent.data["FeedbackValue"] == "Invalid"
+    # build_request's body and headers, less what fetch forbids (the runtime
+    # writes those itself); Pyodide's Python, not this one, is in the User-Agent.
     expected = build_request(
-        UpdateAuthEventFeedbackRequest(**feedback(event)), endpoint_url=fake_url
+        UpdateAuthEventFeedbackRequest(**feedback(run.event)), endpoint_url=run.fake_url
     )
     assert sent.body == expected.body
     headers = {name.lower(): value for name, value in sent.headers}
     for name, value in expected.headers.items():
         if name.lower() not in fetch.FORBIDDEN_HEADERS | {"user-agent"}:
             assert headers[name.lower()] == value, name
-    # Pyodide's Python, not this one, is in the User-Agent; Node sends it.
     assert headers["user-agent"].startswith(f"cognito-raw/{cognito_raw.__version__} python/3.")
     assert headers["content-length"] == str(len(expected.body))
+
+
+@pytest.mark.parametrize(
+    ("scenario", "kind"),
+    [
+        ("not_authorized", "NotAuthorizedException"),
+        ("user_not_found", "UserNotFoundException"),
+        ("pool_not_found", "ResourceNotFoundException"),
+    ],
+)
+def test_modeled_errors(run: Run, scenario: str, kind: str) -> None:
+    got = run.results[scenario]
+    assert (got["kind"], got["code"], got["status"]) == (kind, kind, 400), got
+    assert (got["attempts"], got["retryable"]) == (1, False), got
+    assert got["request_id"] in {request.request_id for request in run.fake.requests}
+
+
+def test_throttling_is_retried_to_a_success(run: Run) -> None:
+    throttled = run.results["throttled"]
+    assert (throttled["kind"], throttled["attempts"]) == ("ok", 3)
+    assert throttled["attempt_codes"] == ["TooManyRequestsException"] * 2 + [None]
+    assert len(run.throttling.requests) == 3
+    seeded = run.throttled_event
+    assert run.throttling.feedback(seeded.user_pool_id, seeded.event_id) == "Invalid"
+
+
+def test_a_late_reply_is_aborted_at_the_timeout(run: Run) -> None:
+    timeout = run.results["timeout"]
+    assert (timeout["kind"], timeout["attempts"]) == ("RequestTimeoutError", 1), timeout
+    assert 0.45 <= timeout["elapsed"] < 4.0  # 0.5 s, not the server's 5 s
+
+
+@pytest.mark.parametrize(
+    ("scenario", "kind", "attempts"),
+    [
+        ("redirect", "ProtocolError", 1),
+        ("huge_body", "ProtocolError", 1),
+        ("reset_then_ok", "ok", 2),
+        ("refused", "TransportError", 3),
+    ],
+)
+def test_faults(run: Run, scenario: str, kind: str, attempts: int) -> None:
+    got = run.results[scenario]
+    assert (got["kind"], got["attempts"]) == (kind, attempts), got
+    if scenario == "redirect":
+        assert run.redirect_paths == ["/"], "the redirect was not followed"
+
+
+def test_the_readme_worker_handler(run: Run) -> None:
+    # The README's Worker under Pyodide, the workers module stood in for.
+    assert run.results["worker"]["answers"] == [
+        [200, "recorded"],
+        [405, "use POST"],
+        [400, "ValidationError"],
+    ]
+    assert run.fake.feedback(run.event.user_pool_id, run.event.event_id) == "Valid"
+
+
+def test_misuse(run: Run) -> None:
+    misuse = run.results["misuse"]
+    assert misuse["validation"] == "feedback_value"
+    assert "closed" in misuse["closed"]
+    assert misuse["repr"] == f"AsyncClient({run.fake_url!r})"
 
 
 def test_outside_pyodide_the_client_refuses_to_be_made() -> None:

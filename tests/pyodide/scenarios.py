@@ -9,8 +9,11 @@ servers received.
 from __future__ import annotations
 
 import json
+import sys
 import time
+import types
 from typing import Any
+from urllib.parse import urlencode
 
 from cognito_raw import (
     AttemptInfo,
@@ -20,6 +23,7 @@ from cognito_raw import (
     UpdateAuthEventFeedbackResponse,
     ValidationError,
 )
+from cognito_raw import fetch as fetch_module
 from cognito_raw.fetch import AsyncClient
 
 ONCE = RetryPolicy(max_attempts=1)
@@ -76,6 +80,48 @@ async def _misuse(url: str, event: dict[str, str]) -> dict[str, str]:
     return found
 
 
+class _Response:
+    """Stands in for the Workers runtime's ``workers.Response``."""
+
+    def __init__(self, body: str, status: int = 200) -> None:
+        self.body = body
+        self.status = status
+
+
+class _Request:
+    """Stands in for the request a Worker's ``fetch`` gets: a method and a body."""
+
+    def __init__(self, method: str, body: str) -> None:
+        self.method = method
+        self._body = body
+
+    async def text(self) -> str:
+        return self._body
+
+
+async def _worker(code: str, url: str, event: dict[str, str]) -> dict[str, list[Any]]:
+    """The README's Worker handler, as written, with stand-ins for the ``workers`` module."""
+    stub = types.ModuleType("workers")
+    stub.Response = _Response  # type: ignore[attr-defined]
+    stub.WorkerEntrypoint = object  # type: ignore[attr-defined]
+    sys.modules["workers"] = stub
+    real = fetch_module.AsyncClient
+    fetch_module.AsyncClient = lambda: real(endpoint_url=url)  # type: ignore[assignment, misc]
+    try:
+        namespace: dict[str, Any] = {}
+        exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    finally:
+        fetch_module.AsyncClient = real  # type: ignore[misc]
+    handler = namespace["Default"]()
+    form = urlencode({**event, "feedback_value": "valid"})
+    answers = [
+        await handler.fetch(_Request("POST", form)),
+        await handler.fetch(_Request("GET", "")),
+        await handler.fetch(_Request("POST", urlencode({"username": event["username"]}))),
+    ]
+    return {"answers": [[answer.status, answer.body] for answer in answers]}
+
+
 async def main(config_json: str) -> str:
     config = json.loads(config_json)
     events = config["events"]
@@ -97,5 +143,6 @@ async def main(config_json: str) -> str:
         "reset_then_ok": await _call(config["reset"], request(), retry=QUICK),
         "refused": await _call(config["refused"], request(), retry=QUICK),
         "misuse": await _misuse(fake, event),
+        "worker": await _worker(config["worker_code"], fake, event),
     }
     return json.dumps(results)
