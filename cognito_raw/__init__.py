@@ -2,7 +2,10 @@
 
 The protocol core (``build_request``, ``parse_response``, the request model,
 the endpoint rules and the exceptions) imports only the standard library. The
-httpx-backed clients are imported lazily, on first use of their names.
+httpx-backed clients are imported lazily, on first use of their names. For
+edge runtimes: ``cognito_raw.stdlib.Client`` (``http.client``, no third-party
+import) and ``cognito_raw.fetch.AsyncClient`` (JavaScript's ``fetch`` under
+Pyodide).
 """
 
 from __future__ import annotations
