@@ -8,12 +8,8 @@ HTTPS loopback and trusting the server's self-signed certificate at ``CA``:
 - ``stdlib-floor``: the least any client of ours can do: ``build_request``,
   one ``http.client.HTTPSConnection`` request and ``parse_response``, no
   retries, no pool, no timeouts;
-- ``boto3-client``: boto3 with ``signature_version=UNSIGNED`` and
-  ``verify=CA``;
-- ``capo-client``: capo-cognito-identity-provider's client with
-  ``anonymous=True`` (its own interpreter, which has capo installed; it
-  reads the CA from ``SSL_CERT_FILE``, as ``ssl.create_default_context``
-  does).
+- ``boto3-client`` and ``capo-client``: the peers' programs of run.py's
+  cold-start section (``_coldstart.py``), capo's under its own interpreter.
 
 ``pyodide_timing`` runs ``tests/pyodide/runner.mjs``: Pyodide's load, the
 import of ``cognito_raw.fetch`` and the first call of ``fetch.AsyncClient``,
@@ -37,15 +33,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from _coldstart import PEAK_RSS
-from _worker import BOTO_KW, OURS_KW
+from _coldstart import PEAK_RSS, _kwargs
+from _coldstart import PROGRAMS as COLD_PROGRAMS
+from _worker import OURS_KW
 
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE.parent / "tests" / "pyodide" / "runner.mjs"
-
-
-def _kwargs(values: dict[str, str]) -> str:
-    return ", ".join(f"{name}={value!r}" for name, value in values.items())
 
 
 PROGRAMS: dict[str, str] = {
@@ -74,30 +67,9 @@ reply = parse_response(response.status, response.getheaders(), response.read())
 conn.close()
 print(reply.request_id)
 """,
-    "boto3-client": f"""\
-import sys
-import boto3
-from botocore import UNSIGNED
-from botocore.config import Config
-client = boto3.client(
-    "cognito-idp",
-    region_name="us-east-1",
-    endpoint_url=sys.argv[1],
-    verify=sys.argv[2],
-    config=Config(signature_version=UNSIGNED),
-)
-reply = client.update_auth_event_feedback({_kwargs(BOTO_KW)})
-print(reply["ResponseMetadata"]["RequestId"])
-""",
-    "capo-client": f"""\
-import sys
-from capo_cognito_identity_provider import CognitoIdentityProviderClient
-client = CognitoIdentityProviderClient(
-    region="us-east-1", endpoint=sys.argv[1], anonymous=True
-)
-reply = client.update_auth_event_feedback({_kwargs(OURS_KW)})
-print(reply)
-""",
+    # The peers' programs of the cold-start section, as run.py runs them.
+    "boto3-client": COLD_PROGRAMS["boto3-client"],
+    "capo-client": COLD_PROGRAMS["capo-client"],
 }
 
 # The Pyodide side: one call, its request ID back (runner.mjs times it).
@@ -126,8 +98,7 @@ Spawn = Callable[[Sequence[str], dict[str, str]], Exit]
 
 
 def _run(spawn: Spawn, argv: list[str], env: dict[str, str]) -> Exit:
-    # argv: python, -c, code, url, ca (which capo finds through SSL_CERT_FILE)
-    done = spawn(argv, {**env, "SSL_CERT_FILE": argv[-1]})
+    done = spawn(argv, env)
     if done.code != 0:
         raise RuntimeError(f"edge program failed: {argv[2][:60]!r}\n{done.err[-3000:]}")
     return done

@@ -36,6 +36,10 @@ imports or garbage weigh on another's numbers):
    (``_outbox.py``).
 6. The fake Cognito's loopback server: the median round trip of one request
    on a kept-alive connection (``_fake.py``).
+7. Edge runtimes (``_edge.py``): ``stdlib.Client``'s cold start and peak RSS
+   against its floor (``build_request`` + ``http.client`` + ``parse_response``),
+   boto3 and capo; ``fetch.AsyncClient``'s load, import and first call under
+   Pyodide in Node.js.
 
 aiobotocore cannot share an environment with the project's pinned botocore
 (every aiobotocore release pins an older botocore), and capo brings its own
@@ -65,6 +69,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import _edge
 import _fake
 import _outbox
 import _server
@@ -911,7 +916,7 @@ def find_pythons(args: argparse.Namespace, sections: set[str]) -> Pythons:
     make = not args.no_side_venvs
     if "throughput" in sections:
         aio, aio_where = side_python(AIO_VENV, args.aio_python, make)
-    if sections & {"cold", "throughput", "memory"}:
+    if sections & {"cold", "throughput", "memory", "edge"}:
         capo, capo_where = side_python(CAPO_VENV, args.capo_python, make)
     return Pythons(aio=aio, aio_where=aio_where, capo=capo, capo_where=capo_where)
 
@@ -1000,6 +1005,22 @@ def fake_step(report: Report, plan: Plan, pythons: Pythons, server: _server.Serv
     _fake.section(report, Row, quick=plan is QUICK, env=child_env())
 
 
+def edge_step(report: Report, plan: Plan, pythons: Pythons, server: _server.Server) -> None:
+    """Section 7, the edge runtimes' clients (benchmarks/_edge.py), against the HTTPS server."""
+    print("\n== 7. edge runtimes ==", flush=True)
+    _edge.section(
+        server.url,
+        server.ca_path,
+        spawn=spawn,
+        env=child_env(),
+        capo_python=pythons.capo,
+        repeats=plan.cold_repeats,
+        rss_repeats=plan.rss_repeats,
+        add=lambda line: report.add(Row("7", *line)),
+        note=report.note,
+    )
+
+
 # Every section takes the same arguments: the report to add rows and details
 # to, the plan, the side interpreters, and the HTTPS server (``url``, and
 # ``ca_path``, the CA file every client must be told to trust).
@@ -1011,6 +1032,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("memory", memory),
     ("outbox", outbox_step),
     ("fake", fake_step),
+    ("edge", edge_step),
 )
 SECTIONS = tuple(name for name, _ in STEPS)
 
