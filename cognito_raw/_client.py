@@ -128,24 +128,34 @@ def _own_or_theirs(
 
 
 class _HideReplyHeads(logging.Filter):
-    """Keeps only the status of the reply heads httpcore logs at DEBUG.
+    """Keeps the status of reply heads httpcore logs at DEBUG, and the class of its errors.
 
-    httpcore logs every reply's head, header values included, and a reply can
-    echo the username or the feedback token in a header (a reflecting proxy,
-    a hostile endpoint). Installed on httpcore's HTTP/1.1 and HTTP/2 loggers
-    by the first client created; records of other kinds pass unchanged.
+    httpcore logs every reply's head, header values included, and the
+    exception that ended reading one, whose text quotes the server's bytes
+    (h11's "illegal status line: ..."). A reply can echo the username or the
+    feedback token (a reflecting proxy, a hostile endpoint). Installed on
+    httpcore's HTTP/1.1 and HTTP/2 loggers by the first client created;
+    records of other kinds pass unchanged.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.msg
-        if isinstance(message, str) and message.startswith(_HEADS):
+        if not isinstance(message, str):
+            return True
+        if message.startswith(_HEADS):
             status = _STATUS.search(message)
             record.msg = "%s status=%s (headers hidden by cognito_raw)"
             record.args = (_HEADS, status.group(1) if status else "?")
+        elif message.startswith(_HEADS_FAILED):
+            error = _ERROR.search(message)
+            record.msg = "%s exception=%s (its text hidden by cognito_raw)"
+            record.args = (_HEADS_FAILED, error.group(1) if error else "?")
         return True
 
 
 _HEADS = "receive_response_headers.complete"
+_HEADS_FAILED = "receive_response_headers.failed"
+_ERROR = re.compile(r"exception=(\w+)")
 # httpcore's HTTP/1.1 head: (b'HTTP/1.1', 400, b'Bad Request', [...]); HTTP/2: (400, [...]).
 _STATUS = re.compile(r"return_value=\((?:b'[^']*', )?(\d+)")
 
@@ -199,6 +209,13 @@ def _translate(exc: httpx.TransportError) -> TransportError:
     elif (untrusted := certificate_error(exc)) is not None:
         # httpx raises ConnectError from httpcore's, raised from ssl's.
         error = untrusted
+    elif isinstance(exc, httpx.ProtocolError):
+        # h11's text quotes the server's bytes, which may echo the request's
+        # username or token: neither the text nor the exception is kept.
+        return TransportError(
+            f"{type(exc).__name__}: the reply is not valid HTTP (the details, which quote "
+            "the server's bytes, are not kept)"
+        )
     else:
         error = TransportError(f"{type(exc).__name__}: {text}")
     error.__cause__ = exc

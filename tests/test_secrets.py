@@ -210,7 +210,18 @@ def single_attempt_script(s: Secrets) -> list[Step]:
         "redirect_302",
         "reset_before_status",
         "close_before_status",
+        echoed_status_line(s),
     ]
+
+
+def echoed_status_line(s: Secrets) -> faultserver.Fault:
+    """A status line that is not HTTP and quotes the request's secrets."""
+
+    def act(conn: faultserver.Conn) -> bool:
+        conn.send(f"HTTP/1.1 {s.echo}\r\n\r\n".encode())
+        return False
+
+    return act
 
 
 def retried_script(s: Secrets) -> list[Step]:
