@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import random as _random
 import re
 import ssl
 import threading
@@ -42,12 +41,8 @@ import httpx
 from ._errors import RequestTimeoutError, TransportError, ValidationError
 from ._model import FeedbackValue, UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
 from ._retry import (
-    DEFAULT_MAX_BODY,
-    AttemptInfo,
     BodyReader,
-    RateLimiter,
     Reply,
-    RetryPolicy,
     Send,
     Timeout,
 )
@@ -66,6 +61,9 @@ from ._shell import (
 
 if TYPE_CHECKING:
     import anyio
+    from typing_extensions import Unpack
+
+    from ._shell import ShellOptions
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -266,40 +264,13 @@ class Client:
     def __init__(
         self,
         *,
-        region: str | None = None,
-        endpoint_url: str | None = None,
-        use_fips: bool = False,
-        use_dualstack: bool = False,
-        allow_http: bool = False,
-        timeout: float | Timeout | None = None,
-        retry: RetryPolicy | None = None,
         http_client: httpx.Client | None = None,
         verify: bool | str | ssl.SSLContext | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        user_agent_extra: str | None = None,
-        rate_limit: float | RateLimiter | None = None,
-        on_attempt: Callable[[AttemptInfo], None] | None = None,
-        max_body: int = DEFAULT_MAX_BODY,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        random: Callable[[], float] = _random.random,
+        **options: Unpack[ShellOptions],
     ) -> None:
-        self._config = ShellConfig(
-            region=region,
-            endpoint_url=endpoint_url,
-            use_fips=use_fips,
-            use_dualstack=use_dualstack,
-            allow_http=allow_http,
-            timeout=timeout,
-            retry=retry,
-            user_agent_extra=user_agent_extra,
-            rate_limit=rate_limit,
-            on_attempt=on_attempt,
-            max_body=max_body,
-            max_connections=max_connections,
-            clock=clock,
-            random=random,
-        )
+        self._config = ShellConfig(max_connections=max_connections, **options)
         _check_idna(self._config.endpoint_url)
         self._http, self._owned = _own_or_theirs(httpx.Client, http_client, verify, self._config)
         self._sleep = sleep
@@ -394,45 +365,18 @@ class AsyncClient:
     def __init__(
         self,
         *,
-        region: str | None = None,
-        endpoint_url: str | None = None,
-        use_fips: bool = False,
-        use_dualstack: bool = False,
-        allow_http: bool = False,
-        timeout: float | Timeout | None = None,
-        retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
         verify: bool | str | ssl.SSLContext | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        user_agent_extra: str | None = None,
-        rate_limit: float | RateLimiter | None = None,
-        on_attempt: Callable[[AttemptInfo], None] | None = None,
-        max_body: int = DEFAULT_MAX_BODY,
         sleep: Callable[[float], Awaitable[None]] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        random: Callable[[], float] = _random.random,
+        **options: Unpack[ShellOptions],
     ) -> None:
         # anyio is the async client's to load: a blocking Client's cold
         # start does not pay for it.
         import anyio  # noqa: PLC0415
         import anyio.lowlevel  # noqa: PLC0415
 
-        self._config = ShellConfig(
-            region=region,
-            endpoint_url=endpoint_url,
-            use_fips=use_fips,
-            use_dualstack=use_dualstack,
-            allow_http=allow_http,
-            timeout=timeout,
-            retry=retry,
-            user_agent_extra=user_agent_extra,
-            rate_limit=rate_limit,
-            on_attempt=on_attempt,
-            max_body=max_body,
-            max_connections=max_connections,
-            clock=clock,
-            random=random,
-        )
+        self._config = ShellConfig(max_connections=max_connections, **options)
         _check_idna(self._config.endpoint_url)
         self._http, self._owned = _own_or_theirs(
             httpx.AsyncClient, http_client, verify, self._config

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+import random as _random
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Generator
@@ -23,6 +24,7 @@ from ._errors import RequestTimeoutError, TransportError, ValidationError
 from ._model import FeedbackValue, UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
 from ._protocol import Headers, build_request, check_user_agent_extra
 from ._retry import (
+    DEFAULT_MAX_BODY,
     AttemptInfo,
     BodyReader,
     RateLimiter,
@@ -39,7 +41,29 @@ from ._retry import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
-    from typing import Final
+    from typing import Final, TypedDict
+
+    class ShellOptions(TypedDict, total=False):
+        """The keywords every client takes and hands to ``ShellConfig`` (typing only).
+
+        Each client's docstring says what they mean; ``ShellConfig`` holds
+        their defaults and checks them.
+        """
+
+        region: str | None
+        endpoint_url: str | None
+        use_fips: bool
+        use_dualstack: bool
+        allow_http: bool
+        timeout: float | Timeout | None
+        retry: RetryPolicy | None
+        user_agent_extra: str | None
+        rate_limit: float | RateLimiter | None
+        on_attempt: Callable[[AttemptInfo], None] | None
+        max_body: int
+        clock: Callable[[], float]
+        random: Callable[[], float]
+
 
 __all__ = [
     "CLOSED",
@@ -91,20 +115,20 @@ class ShellConfig:
     def __init__(
         self,
         *,
-        region: str | None,
-        endpoint_url: str | None,
-        use_fips: bool,
-        use_dualstack: bool,
-        allow_http: bool,
-        timeout: float | Timeout | None,
-        retry: RetryPolicy | None,
-        user_agent_extra: str | None,
-        rate_limit: float | RateLimiter | None,
-        on_attempt: Callable[[AttemptInfo], None] | None,
-        max_body: int,
-        max_connections: int,
-        clock: Callable[[], float],
-        random: Callable[[], float],
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        use_fips: bool = False,
+        use_dualstack: bool = False,
+        allow_http: bool = False,
+        timeout: float | Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        user_agent_extra: str | None = None,
+        rate_limit: float | RateLimiter | None = None,
+        on_attempt: Callable[[AttemptInfo], None] | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        clock: Callable[[], float] = time.monotonic,
+        random: Callable[[], float] = _random.random,
     ) -> None:
         if endpoint_url is not None:
             if use_fips or use_dualstack:

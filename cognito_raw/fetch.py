@@ -16,25 +16,17 @@ type-checks) anywhere. What ``fetch`` lets a script send: docs/protocol.md,
 from __future__ import annotations
 
 import asyncio
-import random as _random
-import time
 from collections.abc import Awaitable, Callable
 
 from ._errors import TransportError
 from ._model import FeedbackValue, UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
 from ._retry import (
-    DEFAULT_MAX_BODY,
-    AttemptInfo,
     BodyReader,
-    RateLimiter,
     Reply,
-    RetryPolicy,
     Send,
-    Timeout,
 )
 from ._shell import (
     CLOSED,
-    DEFAULT_MAX_CONNECTIONS,
     ShellConfig,
     drive_async,
     feedback_request,
@@ -46,6 +38,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import TracebackType
     from typing import Any, Final
+
+    from typing_extensions import Unpack
+
+    from ._shell import ShellOptions
 
 __all__ = ["FORBIDDEN_HEADERS", "AsyncClient"]
 
@@ -165,37 +161,11 @@ class AsyncClient:
     def __init__(
         self,
         *,
-        region: str | None = None,
-        endpoint_url: str | None = None,
-        use_fips: bool = False,
-        use_dualstack: bool = False,
-        allow_http: bool = False,
-        timeout: float | Timeout | None = None,
-        retry: RetryPolicy | None = None,
-        user_agent_extra: str | None = None,
-        rate_limit: float | RateLimiter | None = None,
-        on_attempt: Callable[[AttemptInfo], None] | None = None,
-        max_body: int = DEFAULT_MAX_BODY,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        random: Callable[[], float] = _random.random,
+        **options: Unpack[ShellOptions],
     ) -> None:
-        self._config = ShellConfig(
-            region=region,
-            endpoint_url=endpoint_url,
-            use_fips=use_fips,
-            use_dualstack=use_dualstack,
-            allow_http=allow_http,
-            timeout=timeout,
-            retry=retry,
-            user_agent_extra=user_agent_extra,
-            rate_limit=rate_limit,
-            on_attempt=on_attempt,
-            max_body=max_body,
-            max_connections=DEFAULT_MAX_CONNECTIONS,  # not ours to bound: see above
-            clock=clock,
-            random=random,
-        )
+        # max_connections: not ours to bound (see above).
+        self._config = ShellConfig(**options)
         self._runtime = _Runtime()
         self._sleep = sleep
         self._closed = False

@@ -25,7 +25,6 @@ import functools
 import http.client
 import io
 import os
-import random as _random
 import select
 import ssl
 import threading
@@ -36,14 +35,9 @@ from urllib.parse import unquote, urlsplit
 from ._errors import RequestTimeoutError, TransportError, ValidationError
 from ._model import FeedbackValue, UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
 from ._retry import (
-    DEFAULT_MAX_BODY,
-    AttemptInfo,
     BodyReader,
-    RateLimiter,
     Reply,
-    RetryPolicy,
     Send,
-    Timeout,
 )
 from ._shell import (
     CLOSED,
@@ -64,6 +58,9 @@ if TYPE_CHECKING:
     from typing import Final
 
     from _typeshed import WriteableBuffer
+    from typing_extensions import Unpack
+
+    from ._shell import ShellOptions
 
 __all__ = ["Client"]
 
@@ -438,39 +435,12 @@ class Client:
     def __init__(
         self,
         *,
-        region: str | None = None,
-        endpoint_url: str | None = None,
-        use_fips: bool = False,
-        use_dualstack: bool = False,
-        allow_http: bool = False,
-        timeout: float | Timeout | None = None,
-        retry: RetryPolicy | None = None,
         verify: Verify = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        user_agent_extra: str | None = None,
-        rate_limit: float | RateLimiter | None = None,
-        on_attempt: Callable[[AttemptInfo], None] | None = None,
-        max_body: int = DEFAULT_MAX_BODY,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        random: Callable[[], float] = _random.random,
+        **options: Unpack[ShellOptions],
     ) -> None:
-        self._config = ShellConfig(
-            region=region,
-            endpoint_url=endpoint_url,
-            use_fips=use_fips,
-            use_dualstack=use_dualstack,
-            allow_http=allow_http,
-            timeout=timeout,
-            retry=retry,
-            user_agent_extra=user_agent_extra,
-            rate_limit=rate_limit,
-            on_attempt=on_attempt,
-            max_body=max_body,
-            max_connections=max_connections,
-            clock=clock,
-            random=random,
-        )
+        self._config = ShellConfig(max_connections=max_connections, **options)
         _check_host(self._config.endpoint_url)
         self._tls = _tls_context(verify, self._config.tls_needed)
         self._proxies = _Proxies()
