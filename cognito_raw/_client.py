@@ -33,13 +33,11 @@ import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 
 from ._errors import RequestTimeoutError, TransportError, ValidationError
-from ._model import FeedbackValue, UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
 from ._retry import (
     BodyReader,
     Reply,
@@ -49,12 +47,11 @@ from ._retry import (
 from ._shell import (
     CLOSED,
     DEFAULT_MAX_CONNECTIONS,
+    AsyncShell,
+    BlockingShell,
     ShellConfig,
     ca_bundle_context,
     certificate_error,
-    drive,
-    drive_async,
-    feedback_request,
     finish_reply,
     out_of_time,
 )
@@ -236,7 +233,7 @@ def _reply(response: httpx.Response, reader: BodyReader) -> Reply:
     )
 
 
-class Client:
+class Client(BlockingShell):
     """A blocking UpdateAuthEventFeedback client over ``httpx.Client``.
 
     Safe to share between threads. The endpoint comes from each call's user
@@ -276,28 +273,9 @@ class Client:
         self._sleep = sleep
         self._in_flight = threading.BoundedSemaphore(max_connections)
 
-    def update_auth_event_feedback(
-        self,
-        *,
-        user_pool_id: str,
-        username: str,
-        event_id: str,
-        feedback_token: str,
-        feedback_value: FeedbackValue | str,
-    ) -> UpdateAuthEventFeedbackResponse:
-        """Send feedback for one risky sign-in; raise a ``CognitoError`` if it did not land.
-
-        Bad input raises ``ValidationError`` before anything is sent.
-        """
-        return self.send(
-            feedback_request(user_pool_id, username, event_id, feedback_token, feedback_value)
-        )
-
-    def send(self, request: UpdateAuthEventFeedbackRequest) -> UpdateAuthEventFeedbackResponse:
-        """Send a prebuilt request (also one made with ``unchecked()``)."""
+    def _check_open(self) -> None:
         if self._http.is_closed:
             raise RuntimeError(CLOSED)
-        return drive(self._config.plan(request), self._transmit, self._sleep)
 
     def _transmit(self, send: Send) -> Reply | TransportError:
         left = self._config.time_left(send)
@@ -337,22 +315,8 @@ class Client:
         if self._owned:
             self._http.close()
 
-    def __enter__(self) -> Client:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return self._config.describe(type(self))
-
-
-class AsyncClient:
+class AsyncClient(AsyncShell):
     """An async UpdateAuthEventFeedback client over ``httpx.AsyncClient``, for asyncio and trio.
 
     The same options as ``Client`` (``sleep`` is awaited; ``http_client`` is
@@ -386,31 +350,10 @@ class AsyncClient:
         self._in_flight: anyio.Semaphore = anyio.Semaphore(max_connections)
         self._loop: weakref.ref[object] | None = None
 
-    async def update_auth_event_feedback(
-        self,
-        *,
-        user_pool_id: str,
-        username: str,
-        event_id: str,
-        feedback_token: str,
-        feedback_value: FeedbackValue | str,
-    ) -> UpdateAuthEventFeedbackResponse:
-        """Send feedback for one risky sign-in; raise a ``CognitoError`` if it did not land.
-
-        Bad input raises ``ValidationError`` before anything is sent.
-        """
-        return await self.send(
-            feedback_request(user_pool_id, username, event_id, feedback_token, feedback_value)
-        )
-
-    async def send(
-        self, request: UpdateAuthEventFeedbackRequest
-    ) -> UpdateAuthEventFeedbackResponse:
-        """Send a prebuilt request (also one made with ``unchecked()``)."""
+    def _check_open(self) -> None:
         if self._http.is_closed:
             raise RuntimeError(CLOSED)
         self._check_event_loop()
-        return await drive_async(self._config.plan(request), self._transmit, self._sleep)
 
     def _check_event_loop(self) -> None:
         # httpx's async connections (and the semaphore) belong to the event
@@ -454,17 +397,3 @@ class AsyncClient:
         """Close the connection pool (not an ``http_client`` you passed in)."""
         if self._owned:
             await self._http.aclose()
-
-    async def __aenter__(self) -> AsyncClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    def __repr__(self) -> str:
-        return self._config.describe(type(self))

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     import ssl
     from typing import Final, TypedDict
 
+    from typing_extensions import Self
+
     class ShellOptions(TypedDict, total=False):
         """The keywords every client takes and hands to ``ShellConfig`` (typing only).
 
@@ -68,6 +70,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CLOSED",
     "DEFAULT_MAX_CONNECTIONS",
+    "AsyncShell",
+    "BlockingShell",
     "Plan",
     "ShellConfig",
     "ca_bundle_context",
@@ -104,6 +108,109 @@ def feedback_request(
         feedback_token=feedback_token,
         feedback_value=feedback_value,
     )
+
+
+class BlockingShell:
+    """The public face every blocking client shares: its two calls, closing, a context manager.
+
+    A client sets ``_config`` and ``_sleep`` and supplies ``_transmit`` (one
+    attempt: a ``Send`` in, a ``Reply`` or ``TransportError`` out),
+    ``_check_open`` (``RuntimeError`` once closed) and ``close``.
+    """
+
+    _config: ShellConfig
+    _sleep: Callable[[float], None]
+
+    def update_auth_event_feedback(
+        self,
+        *,
+        user_pool_id: str,
+        username: str,
+        event_id: str,
+        feedback_token: str,
+        feedback_value: FeedbackValue | str,
+    ) -> UpdateAuthEventFeedbackResponse:
+        """Send feedback for one risky sign-in; raise a ``CognitoError`` if it did not land.
+
+        Bad input raises ``ValidationError`` before anything is sent.
+        """
+        return self.send(
+            feedback_request(user_pool_id, username, event_id, feedback_token, feedback_value)
+        )
+
+    def send(self, request: UpdateAuthEventFeedbackRequest) -> UpdateAuthEventFeedbackResponse:
+        """Send a prebuilt request (also one made with ``unchecked()``)."""
+        self._check_open()
+        return drive(self._config.plan(request), self._transmit, self._sleep)
+
+    def _check_open(self) -> None:
+        raise NotImplementedError  # pragma: no cover - every client defines it
+
+    def _transmit(self, send: Send) -> Reply | TransportError:
+        raise NotImplementedError  # pragma: no cover - every client defines it
+
+    def close(self) -> None:
+        """Release the client's connections; later calls raise ``RuntimeError``."""
+        raise NotImplementedError  # pragma: no cover - every client defines it
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return self._config.describe(type(self))
+
+
+class AsyncShell:
+    """``BlockingShell`` for the async clients: the same calls awaited, ``aclose``."""
+
+    _config: ShellConfig
+    _sleep: Callable[[float], Awaitable[None]]
+
+    async def update_auth_event_feedback(
+        self,
+        *,
+        user_pool_id: str,
+        username: str,
+        event_id: str,
+        feedback_token: str,
+        feedback_value: FeedbackValue | str,
+    ) -> UpdateAuthEventFeedbackResponse:
+        """Send feedback for one risky sign-in; raise a ``CognitoError`` if it did not land.
+
+        Bad input raises ``ValidationError`` before anything is sent.
+        """
+        return await self.send(
+            feedback_request(user_pool_id, username, event_id, feedback_token, feedback_value)
+        )
+
+    async def send(
+        self, request: UpdateAuthEventFeedbackRequest
+    ) -> UpdateAuthEventFeedbackResponse:
+        """Send a prebuilt request (also one made with ``unchecked()``)."""
+        self._check_open()
+        return await drive_async(self._config.plan(request), self._transmit, self._sleep)
+
+    def _check_open(self) -> None:
+        raise NotImplementedError  # pragma: no cover - every client defines it
+
+    async def _transmit(self, send: Send) -> Reply | TransportError:
+        raise NotImplementedError  # pragma: no cover - every client defines it
+
+    async def aclose(self) -> None:
+        """Release the client's connections; later calls raise ``RuntimeError``."""
+        raise NotImplementedError  # pragma: no cover - every client defines it
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return self._config.describe(type(self))
 
 
 class ShellConfig:

@@ -19,7 +19,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from ._errors import TransportError
-from ._model import FeedbackValue, UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
 from ._retry import (
     BodyReader,
     Reply,
@@ -27,16 +26,14 @@ from ._retry import (
 )
 from ._shell import (
     CLOSED,
+    AsyncShell,
     ShellConfig,
-    drive_async,
-    feedback_request,
     finish_reply,
     out_of_time,
 )
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from types import TracebackType
     from typing import Any, Final
 
     from typing_extensions import Unpack
@@ -125,7 +122,7 @@ async def _read_body(response: Any, reader: BodyReader) -> None:
             return
 
 
-class AsyncClient:
+class AsyncClient(AsyncShell):
     """An async UpdateAuthEventFeedback client over JavaScript's ``fetch``, for Pyodide.
 
     The same results and exceptions as ``cognito_raw.AsyncClient``, and its
@@ -170,30 +167,9 @@ class AsyncClient:
         self._sleep = sleep
         self._closed = False
 
-    async def update_auth_event_feedback(
-        self,
-        *,
-        user_pool_id: str,
-        username: str,
-        event_id: str,
-        feedback_token: str,
-        feedback_value: FeedbackValue | str,
-    ) -> UpdateAuthEventFeedbackResponse:
-        """Send feedback for one risky sign-in; raise a ``CognitoError`` if it did not land.
-
-        Bad input raises ``ValidationError`` before anything is sent.
-        """
-        return await self.send(
-            feedback_request(user_pool_id, username, event_id, feedback_token, feedback_value)
-        )
-
-    async def send(
-        self, request: UpdateAuthEventFeedbackRequest
-    ) -> UpdateAuthEventFeedbackResponse:
-        """Send a prebuilt request (also one made with ``unchecked()``)."""
+    def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError(CLOSED)
-        return await drive_async(self._config.plan(request), self._transmit, self._sleep)
 
     async def _transmit(self, send: Send) -> Reply | TransportError:
         runtime = self._runtime
@@ -222,17 +198,3 @@ class AsyncClient:
     async def aclose(self) -> None:
         """Mark the client closed (``fetch`` holds no connections of ours)."""
         self._closed = True
-
-    async def __aenter__(self) -> AsyncClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    def __repr__(self) -> str:
-        return self._config.describe(type(self))

@@ -33,7 +33,6 @@ from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
 from ._errors import RequestTimeoutError, TransportError, ValidationError
-from ._model import FeedbackValue, UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
 from ._retry import (
     BodyReader,
     Reply,
@@ -42,11 +41,10 @@ from ._retry import (
 from ._shell import (
     CLOSED,
     DEFAULT_MAX_CONNECTIONS,
+    BlockingShell,
     ShellConfig,
     ca_bundle_context,
     certificate_error,
-    drive,
-    feedback_request,
     finish_reply,
 )
 
@@ -54,7 +52,6 @@ from ._shell import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import socket
-    from types import TracebackType
     from typing import Final
 
     from _typeshed import WriteableBuffer
@@ -400,7 +397,7 @@ class _Exchange:
         )
 
 
-class Client:
+class Client(BlockingShell):
     """A blocking UpdateAuthEventFeedback client over ``http.client``: standard library only.
 
     The same options, results and exceptions as ``cognito_raw.Client``,
@@ -447,28 +444,9 @@ class Client:
         self._pool = _Pool(max_connections)
         self._sleep = sleep
 
-    def update_auth_event_feedback(
-        self,
-        *,
-        user_pool_id: str,
-        username: str,
-        event_id: str,
-        feedback_token: str,
-        feedback_value: FeedbackValue | str,
-    ) -> UpdateAuthEventFeedbackResponse:
-        """Send feedback for one risky sign-in; raise a ``CognitoError`` if it did not land.
-
-        Bad input raises ``ValidationError`` before anything is sent.
-        """
-        return self.send(
-            feedback_request(user_pool_id, username, event_id, feedback_token, feedback_value)
-        )
-
-    def send(self, request: UpdateAuthEventFeedbackRequest) -> UpdateAuthEventFeedbackResponse:
-        """Send a prebuilt request (also one made with ``unchecked()``)."""
+    def _check_open(self) -> None:
         if self._pool.closed:
             raise RuntimeError(CLOSED)
-        return drive(self._config.plan(request), self._transmit, self._sleep)
 
     def _transmit(self, send: Send) -> Reply | TransportError:
         wait = min(send.timeout.pool, self._config.time_left(send))
@@ -509,17 +487,3 @@ class Client:
     def close(self) -> None:
         """Close the kept-alive connections; later calls raise ``RuntimeError``."""
         self._pool.close()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return self._config.describe(type(self))
