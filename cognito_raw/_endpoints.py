@@ -16,8 +16,8 @@ host under one of the partitions' DNS suffixes.
 
 The ruleset also makes a custom endpoint combined with FIPS or dual-stack a
 configuration error ("Invalid Configuration: FIPS and custom endpoint are not
-supported"); the caller that chooses between ``check_endpoint_url`` and
-``resolve_endpoint`` enforces that.
+supported"): ``check_custom_endpoint`` owns that rule, and ``service_url``,
+which chooses between a custom endpoint and the region's, applies it.
 """
 
 from __future__ import annotations
@@ -36,8 +36,10 @@ if TYPE_CHECKING:
 __all__ = [
     "PARTITIONS",
     "Partition",
+    "check_custom_endpoint",
     "check_endpoint_url",
     "resolve_endpoint",
+    "service_url",
     "validate_region",
 ]
 
@@ -219,14 +221,10 @@ PARTITIONS: Final[tuple[Partition, ...]] = (
 )
 
 
-# The patterns are compiled exactly as botocore uses them (re.match, no flags).
-# Flags would not change anything: a validated region is [a-z0-9-] only, and
-# has no trailing newline for "$" to match before.
-@functools.cache
-def _matchers() -> tuple[tuple[Partition, frozenset[str], re.Pattern[str]], ...]:
-    # Compiled on first use, not at import: eight patterns are a measurable
-    # share of a cold start, and most processes resolve one region.
-    return tuple((p, frozenset(p.regions), re.compile(p.region_regex)) for p in PARTITIONS)
+# The patterns are matched exactly as botocore uses them (re.match, no flags;
+# re compiles each once and keeps it). Flags would not change anything: a
+# validated region is [a-z0-9-] only, and has no trailing newline for "$" to
+# match before.
 
 
 # The ruleset's FIPS + dual-stack branch names four regions whose endpoint
@@ -285,8 +283,8 @@ def _partition_of(region: str) -> Partition:
     # The ruleset's aws.partition (botocore endpoint_provider.py, aws_partition
     # and is_partition_match): explicit region list or regionRegex, first
     # partition wins, and an unknown region falls back to "aws".
-    for partition, regions, pattern in _matchers():
-        if region in regions or pattern.match(region) is not None:
+    for partition in PARTITIONS:
+        if region in partition.regions or re.match(partition.region_regex, region) is not None:
             return partition
     return PARTITIONS[0]
 
@@ -332,15 +330,6 @@ def _url_for(region: str, partition: Partition, *, use_fips: bool, use_dualstack
     return f"https://cognito-idp.{region}.{partition.dns_suffix}"
 
 
-@functools.lru_cache(maxsize=256)
-def _resolve(region: str, use_fips: bool, use_dualstack: bool) -> str:
-    # The check runs inside the cache, so a client that resolves the same
-    # region on every call pays for it once. Only successes are cached
-    # (lru_cache keeps no exceptions): at most 256 well-formed regions.
-    validate_region(region)
-    return _url_for(region, _partition_of(region), use_fips=use_fips, use_dualstack=use_dualstack)
-
-
 def resolve_endpoint(region: str, *, use_fips: bool = False, use_dualstack: bool = False) -> str:
     """Return the cognito-idp endpoint URL for ``region``, without a trailing slash.
 
@@ -350,9 +339,74 @@ def resolve_endpoint(region: str, *, use_fips: bool = False, use_dualstack: bool
     (field ``"region"``), or for FIPS / dual-stack in a partition without them
     (field ``"use_fips"`` / ``"use_dualstack"``).
     """
-    if type(region) is not str:  # a str subclass, or not a string at all (which raises)
-        region = validate_region(region)
-    return _resolve(region, bool(use_fips), bool(use_dualstack))
+    validate_region(region)
+    return _url_for(
+        region, _partition_of(region), use_fips=bool(use_fips), use_dualstack=bool(use_dualstack)
+    )
+
+
+def check_custom_endpoint(
+    endpoint_url: str,
+    *,
+    use_fips: bool = False,
+    use_dualstack: bool = False,
+    allow_http: bool = False,
+) -> str:
+    """Check a custom endpoint and the flags it comes with; return it normalised.
+
+    The ruleset's "Invalid Configuration: FIPS and custom endpoint are not
+    supported" (likewise dual-stack): ``use_fips`` or ``use_dualstack`` with a
+    custom endpoint raises ``ValidationError(field="endpoint_url")``. The URL
+    is then checked by ``check_endpoint_url``.
+    """
+    if use_fips or use_dualstack:
+        raise ValidationError(
+            field="endpoint_url",
+            rule="a custom endpoint cannot be combined with use_fips or use_dualstack",
+        )
+    return check_endpoint_url(endpoint_url, allow_http=allow_http)
+
+
+def service_url(
+    region: str | None,
+    *,
+    endpoint_url: str | None = None,
+    use_fips: bool = False,
+    use_dualstack: bool = False,
+    allow_http: bool = False,
+) -> str:
+    """The URL to send to, with its trailing slash: the custom endpoint, else the region's.
+
+    ``endpoint_url`` goes through ``check_custom_endpoint``, ``region``
+    through ``resolve_endpoint``; both raise ``ValidationError``.
+    """
+    key = (region, endpoint_url, bool(use_fips), bool(use_dualstack), bool(allow_http))
+    if type(region) in (str, type(None)) and type(endpoint_url) in (str, type(None)):
+        return _cached_service_url(*key)
+    return _service_url(*key)
+
+
+def _service_url(
+    region: str | None,
+    endpoint_url: str | None,
+    use_fips: bool,
+    use_dualstack: bool,
+    allow_http: bool,
+) -> str:
+    if endpoint_url is not None:
+        url = check_custom_endpoint(
+            endpoint_url, use_fips=use_fips, use_dualstack=use_dualstack, allow_http=allow_http
+        )
+    else:
+        url = resolve_endpoint(region, use_fips=use_fips, use_dualstack=use_dualstack)  # type: ignore[arg-type]
+    return url + "/"
+
+
+# The package's one cache: every call of a client would otherwise parse its
+# custom endpoint URL, or run the ruleset for its pool's region, again. Only
+# successes are kept (lru_cache keeps no exceptions), and only for exact str
+# arguments; a region from a hostile link that passes is a well-formed region.
+_cached_service_url: Final = functools.lru_cache(maxsize=256)(_service_url)
 
 
 # One DNS name: labels of letters, digits, hyphens and underscores (container
@@ -413,16 +467,6 @@ def check_endpoint_url(url: str, *, allow_http: bool = False) -> str:
     The scheme and host are lower-cased, an IPv6 host is compressed, the port
     and any path prefix are kept. Raises ``ValidationError(field="endpoint_url")``.
     """
-    # A client's build_request checks its endpoint on every call, and the check
-    # parses the URL: the results are cached.
-    if type(url) is str:
-        return _checked_url(url, bool(allow_http))
-    return _check_endpoint_url(url, allow_http=allow_http)
-
-
-@functools.lru_cache(maxsize=32)
-def _checked_url(url: str, allow_http: bool) -> str:
-    # Only successes are cached (lru_cache keeps no exceptions).
     return _check_endpoint_url(url, allow_http=allow_http)
 
 

@@ -13,12 +13,13 @@ import re
 import unicodedata
 
 from ._errors import ValidationError
-from ._record import Record, slot_setters
+from ._record import Record
 
 # typing costs milliseconds at import; annotations alone need it (PEP 563).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Final
+    from collections.abc import Callable, Mapping
+    from typing import Any, ClassVar, Final
 
 __all__ = [
     "EVENT_ID_MAX",
@@ -26,6 +27,7 @@ __all__ = [
     "EVENT_ID_PATTERN",
     "FEEDBACK_TOKEN_MIN",
     "FEEDBACK_TOKEN_PATTERN",
+    "MEMBERS",
     "USERNAME_CATEGORIES",
     "USERNAME_MAX",
     "USERNAME_MIN",
@@ -34,6 +36,7 @@ __all__ = [
     "USER_POOL_ID_MIN",
     "USER_POOL_ID_PATTERN",
     "FeedbackValue",
+    "Member",
     "UpdateAuthEventFeedbackRequest",
     "UpdateAuthEventFeedbackResponse",
     "region_of",
@@ -62,8 +65,8 @@ USERNAME_CATEGORIES: Final = frozenset("LMSNP")
 _USER_POOL_ID_RE: Final = re.compile(USER_POOL_ID_PATTERN, re.ASCII)
 _EVENT_ID_RE: Final = re.compile(EVENT_ID_PATTERN, re.ASCII)
 _FEEDBACK_TOKEN_RE: Final = re.compile(FEEDBACK_TOKEN_PATTERN, re.ASCII)
-# Every printable ASCII character but space is in L, N, P or S: a fast path
-# for the common case that gives the same verdict as the category loop.
+# Every printable ASCII character but space is in L, N, P or S: the common
+# case needs no per-character category lookup.
 _ASCII_USERNAME_RE: Final = re.compile(r"[!-~]+")
 
 _CATEGORY_NAMES: Final = {
@@ -78,109 +81,146 @@ def _shown(value: str) -> str:
     return repr(value) if len(value) <= 60 else repr(value[:57]) + "..."
 
 
-def _check_length(field: str, value: str, low: int, high: int | None) -> None:
-    if len(value) < low or (high is not None and len(value) > high):
-        bound = f"{low} to {high}" if high is not None else f"at least {low}"
-        raise ValidationError(
-            field=field, rule=f"must be {bound} characters long (got {len(value)})"
-        )
+def _pool_id_fault(text: str) -> str | None:
+    if _USER_POOL_ID_RE.fullmatch(text) is not None:
+        return None
+    return (
+        f"must match {USER_POOL_ID_PATTERN} (ASCII), like 'us-east-1_AbC123' (got {_shown(text)})"
+    )
 
 
-def _check_str(field: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise ValidationError(field=field, rule=f"must be a string (got {type(value).__name__})")
-    return value
-
-
-# Pool IDs that passed, remembered: a service sends feedback for one or a few
-# pools, so most calls skip the regex. Bounded; cleared when full.
-_KNOWN_POOLS: Final[set[str]] = set()
-_KNOWN_POOLS_MAX: Final = 64
-
-
-def validate_user_pool_id(value: object) -> str:
-    """Check a user pool ID against the model; return it."""
-    if value.__class__ is str and value in _KNOWN_POOLS:
-        return value
-    # Fast path: one length check and one match for the valid case; the
-    # checks below run only to say what is wrong.
-    if (
-        isinstance(value, str)
-        and len(value) <= USER_POOL_ID_MAX
-        and _USER_POOL_ID_RE.fullmatch(value) is not None
-    ):
-        if value.__class__ is str:
-            if len(_KNOWN_POOLS) >= _KNOWN_POOLS_MAX:
-                _KNOWN_POOLS.clear()
-            _KNOWN_POOLS.add(value)
-        return value
-    text = _check_str("user_pool_id", value)
-    _check_length("user_pool_id", text, USER_POOL_ID_MIN, USER_POOL_ID_MAX)
-    if _USER_POOL_ID_RE.fullmatch(text) is None:
-        raise ValidationError(
-            field="user_pool_id",
-            rule=f"must match {USER_POOL_ID_PATTERN} (ASCII), like "
-            f"'us-east-1_AbC123' (got {_shown(text)})",
-        )
-    return text
-
-
-def validate_username(value: object) -> str:
-    """Check a username against the model; the error never shows the value."""
-    if (
-        isinstance(value, str)
-        and len(value) <= USERNAME_MAX
-        and value.isascii()
-        and _ASCII_USERNAME_RE.fullmatch(value) is not None
-    ):
-        return value
-    text = _check_str("username", value)
-    _check_length("username", text, USERNAME_MIN, USERNAME_MAX)
+def _username_fault(text: str) -> str | None:
+    # Secret: the rule names the offending character's position, not the value.
     if text.isascii() and _ASCII_USERNAME_RE.fullmatch(text) is not None:
-        return text
+        return None
     for index, char in enumerate(text):
         category = unicodedata.category(char)
         if category[0] not in USERNAME_CATEGORIES:
             kind = _CATEGORY_NAMES.get(category[0], category)
-            raise ValidationError(
-                field="username",
-                rule="every character must be a letter, mark, symbol, number or "
-                f"punctuation; character {index + 1} is {kind} ({category})",
+            return (
+                "every character must be a letter, mark, symbol, number or "
+                f"punctuation; character {index + 1} is {kind} ({category})"
             )
-    return text
+    return None
+
+
+def _event_id_fault(text: str) -> str | None:
+    if _EVENT_ID_RE.fullmatch(text) is not None:
+        return None
+    return (
+        f"must match {EVENT_ID_PATTERN} (ASCII letters, digits, _, + and -) (got {_shown(text)})"
+    )
+
+
+def _feedback_token_fault(text: str) -> str | None:
+    # Secret: the rule never shows the value.
+    if _FEEDBACK_TOKEN_RE.fullmatch(text) is not None:
+        return None
+    return f"must match {FEEDBACK_TOKEN_PATTERN} (ASCII letters, digits, -, _, = and .)"
+
+
+class Member(Record):
+    """One string member of the request and the model's rules for it.
+
+    ``field`` is the Python name, ``key`` the JSON member, ``wire`` the name
+    the service's messages use. A value is ``low`` to ``high`` characters
+    (``high`` None: unbounded) and matches ``pattern``; ``fault`` returns the
+    pattern rule a string breaks, or None. ``sensitive`` members are never
+    shown in messages. The model's validators and the fake both read these.
+    """
+
+    field: str
+    key: str
+    wire: str
+    low: int
+    high: int | None
+    pattern: str
+    sensitive: bool
+    fault: Callable[[str], str | None]
+
+    def check(self, value: object) -> str:
+        """Return ``value`` if it satisfies the rules; else raise ``ValidationError``."""
+        if not isinstance(value, str):
+            raise ValidationError(
+                field=self.field, rule=f"must be a string (got {type(value).__name__})"
+            )
+        if len(value) < self.low or (self.high is not None and len(value) > self.high):
+            bound = (
+                f"{self.low} to {self.high}" if self.high is not None else f"at least {self.low}"
+            )
+            raise ValidationError(
+                field=self.field, rule=f"must be {bound} characters long (got {len(value)})"
+            )
+        rule = self.fault(value)
+        if rule is not None:
+            raise ValidationError(field=self.field, rule=rule)
+        return value
+
+
+# In the model's order: the service lists violations in this order.
+MEMBERS: Final = (
+    Member(
+        field="user_pool_id",
+        key="UserPoolId",
+        wire="userPoolId",
+        low=USER_POOL_ID_MIN,
+        high=USER_POOL_ID_MAX,
+        pattern=USER_POOL_ID_PATTERN,
+        sensitive=False,
+        fault=_pool_id_fault,
+    ),
+    Member(
+        field="username",
+        key="Username",
+        wire="username",
+        low=USERNAME_MIN,
+        high=USERNAME_MAX,
+        pattern=USERNAME_PATTERN,
+        sensitive=True,
+        fault=_username_fault,
+    ),
+    Member(
+        field="event_id",
+        key="EventId",
+        wire="eventId",
+        low=EVENT_ID_MIN,
+        high=EVENT_ID_MAX,
+        pattern=EVENT_ID_PATTERN,
+        sensitive=False,
+        fault=_event_id_fault,
+    ),
+    Member(
+        field="feedback_token",
+        key="FeedbackToken",
+        wire="feedbackToken",
+        low=FEEDBACK_TOKEN_MIN,
+        high=None,
+        pattern=FEEDBACK_TOKEN_PATTERN,
+        sensitive=True,
+        fault=_feedback_token_fault,
+    ),
+)
+_USER_POOL_ID, _USERNAME, _EVENT_ID, _FEEDBACK_TOKEN = MEMBERS
+
+
+def validate_user_pool_id(value: object) -> str:
+    """Check a user pool ID against the model; return it."""
+    return _USER_POOL_ID.check(value)
+
+
+def validate_username(value: object) -> str:
+    """Check a username against the model; the error never shows the value."""
+    return _USERNAME.check(value)
 
 
 def validate_event_id(value: object) -> str:
     """Check an event ID against the model; return it."""
-    if (
-        isinstance(value, str)
-        and len(value) <= EVENT_ID_MAX
-        and _EVENT_ID_RE.fullmatch(value) is not None
-    ):
-        return value
-    text = _check_str("event_id", value)
-    _check_length("event_id", text, EVENT_ID_MIN, EVENT_ID_MAX)
-    if _EVENT_ID_RE.fullmatch(text) is None:
-        raise ValidationError(
-            field="event_id",
-            rule=f"must match {EVENT_ID_PATTERN} (ASCII letters, digits, _, + and -) "
-            f"(got {_shown(text)})",
-        )
-    return text
+    return _EVENT_ID.check(value)
 
 
 def validate_feedback_token(value: object) -> str:
     """Check a feedback token against the model; the error never shows the value."""
-    if isinstance(value, str) and _FEEDBACK_TOKEN_RE.fullmatch(value) is not None:
-        return value
-    text = _check_str("feedback_token", value)
-    _check_length("feedback_token", text, FEEDBACK_TOKEN_MIN, None)
-    if _FEEDBACK_TOKEN_RE.fullmatch(text) is None:
-        raise ValidationError(
-            field="feedback_token",
-            rule=f"must match {FEEDBACK_TOKEN_PATTERN} (ASCII letters, digits, -, _, = and .)",
-        )
-    return text
+    return _FEEDBACK_TOKEN.check(value)
 
 
 def region_of(user_pool_id: str) -> str:
@@ -203,6 +243,7 @@ class FeedbackValue(str, enum.Enum):
 
     @classmethod
     def _missing_(cls, value: object) -> FeedbackValue | None:
+        # The one place a feedback value is normalised: any case of a wire value.
         if isinstance(value, str):
             folded = value.casefold()
             for member in cls:
@@ -214,23 +255,9 @@ class FeedbackValue(str, enum.Enum):
         return self.value
 
 
-# The four spellings seen in practice, looked up before Enum.__call__ (which
-# costs a microsecond). A member itself misses here (Enum hashes by name) and
-# takes the Enum.__call__ path, which returns it unchanged.
-_FEEDBACK_VALUES: Final = {
-    "Valid": FeedbackValue.VALID,
-    "Invalid": FeedbackValue.INVALID,
-    "valid": FeedbackValue.VALID,
-    "invalid": FeedbackValue.INVALID,
-}
-
-
 def validate_feedback_value(value: object) -> FeedbackValue:
-    """Normalise a feedback value to a FeedbackValue member."""
+    """Normalise a feedback value (a member, or a wire value in any case) to a member."""
     if isinstance(value, str):
-        member = _FEEDBACK_VALUES.get(value)
-        if member is not None:
-            return member
         try:
             return FeedbackValue(value)
         except ValueError:
@@ -250,54 +277,28 @@ class UpdateAuthEventFeedbackRequest(Record):
     ``unchecked()``.
     """
 
-    __slots__ = ("event_id", "feedback_token", "feedback_value", "user_pool_id", "username")
-    _fields = ("user_pool_id", "username", "event_id", "feedback_token", "feedback_value")
-
     user_pool_id: str
     username: str
     event_id: str
     feedback_token: str
     feedback_value: FeedbackValue | str
 
-    def __init__(
-        self,
-        *,
-        user_pool_id: str,
-        username: str,
-        event_id: str,
-        feedback_token: str,
-        feedback_value: FeedbackValue | str,
-    ) -> None:
-        set_pool, set_user, set_event, set_token, set_value = _REQUEST_SETTERS
-        set_pool(self, validate_user_pool_id(user_pool_id))
-        set_user(self, validate_username(username))
-        set_event(self, validate_event_id(event_id))
-        set_token(self, validate_feedback_token(feedback_token))
-        set_value(self, validate_feedback_value(feedback_value))
+    _rules: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
+        **{member.field: member.check for member in MEMBERS},
+        "feedback_value": validate_feedback_value,
+    }
 
     @classmethod
-    def unchecked(
-        cls,
-        *,
-        user_pool_id: str,
-        username: str,
-        event_id: str,
-        feedback_token: str,
-        feedback_value: FeedbackValue | str,
-    ) -> UpdateAuthEventFeedbackRequest:
+    def unchecked(cls, **values: object) -> UpdateAuthEventFeedbackRequest:
         """Build a request without validation, values sent exactly as given.
 
-        For fuzzing and contract-testing a server. The endpoint rules still
+        Takes the same keywords as the constructor, each any JSON value. For
+        fuzzing and contract-testing a server. The endpoint rules still
         validate a region taken from an unchecked pool ID; or pass
         ``endpoint_url``/``region`` explicitly.
         """
-        self = object.__new__(cls)
-        self._set("user_pool_id", user_pool_id)
-        self._set("username", username)
-        self._set("event_id", event_id)
-        self._set("feedback_token", feedback_token)
-        self._set("feedback_value", feedback_value)
-        return self
+        request: UpdateAuthEventFeedbackRequest = cls._make(values, check=False)
+        return request
 
     def __repr__(self) -> str:
         value = str(self.feedback_value)
@@ -314,26 +315,6 @@ class UpdateAuthEventFeedbackResponse(Record):
     ``attempts`` is set by the clients (1 when parsed directly).
     """
 
-    __slots__ = ("attempts", "request_id", "status_code")
-    _fields = ("request_id", "status_code", "attempts")
-
     request_id: str | None
-    status_code: int
-    attempts: int
-
-    def __init__(
-        self, *, request_id: str | None, status_code: int = 200, attempts: int = 1
-    ) -> None:
-        set_id, set_status, set_attempts = _RESPONSE_SETTERS
-        set_id(self, request_id)
-        set_status(self, status_code)
-        set_attempts(self, attempts)
-
-
-# Records are immutable: their __init__s set the slots through these.
-_REQUEST_SETTERS: Final = slot_setters(
-    UpdateAuthEventFeedbackRequest, *UpdateAuthEventFeedbackRequest._fields
-)
-_RESPONSE_SETTERS: Final = slot_setters(
-    UpdateAuthEventFeedbackResponse, *UpdateAuthEventFeedbackResponse._fields
-)
+    status_code: int = 200
+    attempts: int = 1

@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 
-from ._endpoints import check_endpoint_url, resolve_endpoint
+from ._endpoints import service_url
 from ._errors import (
     ERROR_CLASSES,
     InvalidParameterException,
@@ -21,18 +21,16 @@ from ._errors import (
     ValidationError,
 )
 from ._model import (
-    FeedbackValue,
     UpdateAuthEventFeedbackRequest,
     UpdateAuthEventFeedbackResponse,
     region_of,
 )
-from ._record import Record, slot_setters
+from ._record import Record
 from ._version import __version__
 
 # typing costs milliseconds at import; annotations alone need it (PEP 563).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import Final
 
 # What parse_response accepts as headers: any mapping (dict, httpx.Headers) or
@@ -118,9 +116,8 @@ def check_user_agent_extra(extra: str) -> str:
 
 
 def user_agent(extra: str | None = None) -> str:
-    """The User-Agent header value: cognito-raw's version and Python's."""
-    base = _USER_AGENT
-    return f"{base} {extra}" if extra else base
+    """The User-Agent header value: cognito-raw's version and Python's, then ``extra``."""
+    return f"{_USER_AGENT} {extra}" if extra else _USER_AGENT
 
 
 _USER_AGENT: Final = (
@@ -129,29 +126,21 @@ _USER_AGENT: Final = (
 )
 
 
-class HttpRequest(Record):
+class HttpRequest(Record, kw_only=False):
     """A request ready to send: ``method``, ``url``, ``headers`` and ``body``.
 
-    Its ``repr()`` leaves the body out (it holds the username and token); use
+    Built positionally, ``HttpRequest(method, url, headers, body)``. Its
+    ``repr()`` leaves the body out (it holds the username and token); use
     ``redacted_body()`` to show it.
     """
-
-    __slots__ = ("body", "headers", "method", "url")
-    _fields = ("method", "url", "headers", "body")
 
     method: str
     url: str
     headers: dict[str, str]
     body: bytes
 
-    def __init__(self, method: str, url: str, headers: dict[str, str], body: bytes) -> None:
-        set_method, set_url, set_headers, set_body = _HTTP_REQUEST_SETTERS
-        set_method(self, method)
-        set_url(self, url)
-        set_headers(self, headers)
-        set_body(self, body)
-
     def __hash__(self) -> int:
+        # The headers are a dict, which does not hash.
         return hash((self.method, self.url, self.body))
 
     def redacted_body(self) -> str:
@@ -163,10 +152,6 @@ class HttpRequest(Record):
             f"HttpRequest(method={self.method!r}, url={self.url!r}, "
             f"headers={self.headers!r}, body=<{len(self.body)} bytes, redacted>)"
         )
-
-
-# HttpRequest is immutable: its __init__ sets the slots through these.
-_HTTP_REQUEST_SETTERS: Final = slot_setters(HttpRequest, *HttpRequest._fields)
 
 
 def redact_body(body: bytes) -> str:
@@ -188,24 +173,6 @@ def redact_body(body: bytes) -> str:
     return json.dumps(data)
 
 
-# id() of each member -> its JSON text; members are singletons, and id() avoids
-# Enum.__hash__, which is a Python-level call.
-_QUOTED_VALUES: Final = {id(member): f'"{member.value}"' for member in FeedbackValue}
-_QUOTE: list[Callable[[str], str]] = []
-_URL_BY_POOL: Final[dict[tuple[str, bool, bool], str]] = {}
-_URL_BY_POOL_MAX: Final = 64
-
-
-def _quote() -> Callable[[str], str]:
-    # json's C string escaper, looked up once: json itself is imported on
-    # first use, not with the package (see _load_object).
-    if not _QUOTE:
-        import json  # noqa: PLC0415
-
-        _QUOTE.append(json.encoder.encode_basestring_ascii)
-    return _QUOTE[0]
-
-
 def build_request(
     request: UpdateAuthEventFeedbackRequest,
     *,
@@ -219,69 +186,29 @@ def build_request(
     """Build the HTTP request for one UpdateAuthEventFeedback call.
 
     The endpoint is ``endpoint_url`` when given (``http://`` only to a loopback
-    host unless ``allow_http``), else the cognito-idp endpoint of ``region``,
-    which defaults to the user pool ID's prefix. The region always passes a
-    strict host-label check, so a pool ID from an untrusted link cannot steer
-    the request to another host. Raises ``ValidationError`` and sends nothing.
+    host unless ``allow_http``; never with ``use_fips`` or ``use_dualstack``),
+    else the cognito-idp endpoint of ``region``, which defaults to the user
+    pool ID's prefix. The region always passes a strict host-label check, so a
+    pool ID from an untrusted link cannot steer the request to another host.
+    Raises ``ValidationError`` and sends nothing.
     """
     if user_agent_extra is not None:
         check_user_agent_extra(user_agent_extra)
-    if endpoint_url is not None:
-        if use_fips or use_dualstack:
-            # The ruleset: "Invalid Configuration: FIPS and custom endpoint
-            # are not supported" (likewise dual-stack).
-            raise ValidationError(
-                field="endpoint_url",
-                rule="a custom endpoint cannot be combined with use_fips or use_dualstack",
-            )
-        url = check_endpoint_url(endpoint_url, allow_http=allow_http) + "/"
-    elif region is None:
-        # The usual case: the region is the pool ID's prefix. Remember each
-        # pool's URL (the pool ID was validated by now, or resolve_endpoint
-        # validates its prefix below), so a busy service skips the rules.
-        pool_id = request.user_pool_id
-        key = (pool_id, bool(use_fips), bool(use_dualstack))
-        cached = _URL_BY_POOL.get(key) if pool_id.__class__ is str else None
-        if cached is not None:
-            url = cached
-        else:
-            pool_region = region_of(request.user_pool_id)
-            url = resolve_endpoint(pool_region, use_fips=use_fips, use_dualstack=use_dualstack)
-            url += "/"
-            if pool_id.__class__ is str:
-                if len(_URL_BY_POOL) >= _URL_BY_POOL_MAX:
-                    _URL_BY_POOL.clear()
-                _URL_BY_POOL[key] = url
-    else:
-        url = resolve_endpoint(region, use_fips=use_fips, use_dualstack=use_dualstack) + "/"
-    # Members in the model's order; unchecked requests send their values as
-    # given (any JSON value, for fuzzing a server: numbers, null, lists...).
-    pool, user, event, token, value = (
-        request.user_pool_id,
-        request.username,
-        request.event_id,
-        request.feedback_token,
-        request.feedback_value,
+    if endpoint_url is None and region is None:
+        region = region_of(request.user_pool_id)
+    url = service_url(
+        region,
+        endpoint_url=endpoint_url,
+        use_fips=use_fips,
+        use_dualstack=use_dualstack,
+        allow_http=allow_http,
     )
-    # A validated request always holds a member: its JSON is a constant.
-    quoted_value = _QUOTED_VALUES.get(id(value))
-    if quoted_value is not None and str is type(pool) is type(user) is type(event) is type(token):
-        # What json.dumps(separators=(",", ":")) writes, byte for byte, without
-        # building a JSONEncoder per call (json.dumps does for any non-default
-        # argument). Each string goes through json's own C escaper.
-        quote = _quote()
-        body = (
-            f'{{"UserPoolId":{quote(pool)},"Username":{quote(user)},'
-            f'"EventId":{quote(event)},"FeedbackToken":{quote(token)},'
-            f'"FeedbackValue":{quoted_value}}}'
-        ).encode()
-    else:
-        body = _json_body(pool, user, event, token, value)
+    body = _json_body(request)
     headers = {
         "Content-Type": CONTENT_TYPE,
         "X-Amz-Target": TARGET,
         "Content-Length": str(len(body)),
-        "User-Agent": f"{_USER_AGENT} {user_agent_extra}" if user_agent_extra else _USER_AGENT,
+        "User-Agent": user_agent(user_agent_extra),
         # Cognito's replies are tiny; asking for them uncompressed lets the
         # clients bound what they read without decompressing first.
         "Accept-Encoding": "identity",
@@ -289,21 +216,20 @@ def build_request(
     return HttpRequest("POST", url, headers, body)
 
 
-def _json_body(pool: object, user: object, event: object, token: object, value: object) -> bytes:
-    # unchecked() requests with values of any JSON type.
+def _json_body(request: UpdateAuthEventFeedbackRequest) -> bytes:
+    # Members in the model's order. An unchecked request sends its values as
+    # given (any JSON value, for fuzzing a server: numbers, null, lists...);
+    # a FeedbackValue is a str, which json writes as its value.
     import json  # noqa: PLC0415 - see _load_object
-
-    if isinstance(value, FeedbackValue):
-        value = value.value
 
     try:
         return json.dumps(
             {
-                "UserPoolId": pool,
-                "Username": user,
-                "EventId": event,
-                "FeedbackToken": token,
-                "FeedbackValue": value,
+                "UserPoolId": request.user_pool_id,
+                "Username": request.username,
+                "EventId": request.event_id,
+                "FeedbackToken": request.feedback_token,
+                "FeedbackValue": request.feedback_value,
             },
             separators=(",", ":"),
             allow_nan=False,  # NaN is not JSON
@@ -354,9 +280,6 @@ def _header_dict(headers: Headers) -> dict[str, str]:
     items = headers.items() if hasattr(headers, "items") else headers
     out: dict[str, str] = {}
     for name, value in items:
-        if name.__class__ is str and value.__class__ is str:  # the usual case, cheaply
-            out.setdefault(name.lower(), value)
-            continue
         key = name.decode("latin-1") if isinstance(name, bytes) else name
         text = value.decode("latin-1") if isinstance(value, bytes) else value
         out.setdefault(key.lower(), text)
@@ -385,21 +308,6 @@ def _first_value(headers: Mapping[str, str], name: str) -> str | None:
 
 def _request_id(headers: Mapping[str, str]) -> str | None:
     return _first_value(headers, "x-amzn-requestid") or _first_value(headers, "x-amz-request-id")
-
-
-def _success_request_id(headers: Headers) -> str | None:
-    # A success needs only the request ID: of a list of pairs (what the
-    # clients pass), look only at names as long as its two spellings (both 16
-    # characters), instead of lower-casing every header into a dict.
-    if headers.__class__ is list:
-        found: dict[str, str] = {}
-        for name, value in headers:
-            if len(name) == 16:
-                key = name.decode("latin-1") if isinstance(name, bytes) else name
-                text = value.decode("latin-1") if isinstance(value, bytes) else value
-                found.setdefault(key.lower(), text)
-        return _request_id(found)
-    return _request_id(_header_dict(headers))
 
 
 # Retry-After is delay-seconds, 1*DIGIT (RFC 9110 10.2.3); the AWS SDKs send
@@ -455,6 +363,7 @@ def parse_response(
     body: bytes,
     *,
     secrets: Iterable[str] = (),
+    truncated: bool = False,
 ) -> UpdateAuthEventFeedbackResponse:
     """Decode a reply: return the response, or raise.
 
@@ -462,7 +371,8 @@ def parse_response(
     raises the ``ServiceError`` subclass named by its code (header
     ``X-Amzn-ErrorType``, else body ``code``, else body ``__type``), or a
     plain ``ServiceError``. Anything that is not a Cognito answer (a 1xx or
-    3xx, a 2xx whose body is not a JSON object) raises ``ProtocolError``.
+    3xx, a 2xx whose body is not a JSON object, a 2xx whose body was cut off
+    at the reader's limit: ``truncated``) raises ``ProtocolError``.
 
     ``.code`` and ``.message`` say what the reply carried, ``None`` when it
     carried none: the message is the body's ``message`` (else ``Message``),
@@ -474,21 +384,11 @@ def parse_response(
     ``secrets`` (the username and token sent) are scrubbed from messages.
     Total: for any input it returns or raises a ``CognitoError``.
     """
-    if 200 <= status_code < 300:
-        request_id = _success_request_id(headers)
-        if request_id is not None and secrets:
-            request_id = _scrub(request_id, secrets)
-        # Cognito's success is "{}": no need to ask json.
-        if body != b"{}" and body.strip() and _load_object(body) is None:
-            raise ProtocolError(
-                f"HTTP {status_code} reply whose body is not a JSON object "
-                "(the feedback may not have been recorded)",
-                status_code=status_code,
-                request_id=request_id,
-            )
-        return UpdateAuthEventFeedbackResponse(request_id=request_id, status_code=status_code)
     h = _header_dict(headers)
     request_id = _scrub(_request_id(h) or "", secrets) or None
+    if 200 <= status_code < 300:
+        _check_success_body(status_code, body, request_id, truncated=truncated)
+        return UpdateAuthEventFeedbackResponse(request_id=request_id, status_code=status_code)
     if status_code < 400 or status_code > 599:
         what = "a redirect, not followed" if 300 <= status_code < 400 else "not a Cognito reply"
         raise ProtocolError(
@@ -497,6 +397,25 @@ def parse_response(
             request_id=request_id,
         )
     raise _service_error(status_code, h, body, request_id, secrets)
+
+
+def _check_success_body(
+    status_code: int, body: bytes, request_id: str | None, *, truncated: bool
+) -> None:
+    # Cognito's success is "{}": a body cut off at the reader's limit is not
+    # Cognito's, whatever its first bytes say, and neither is one that is not
+    # a JSON object. Either way the feedback may not have been recorded.
+    if truncated:
+        problem = f"whose body exceeds {len(body)} bytes"
+    elif body.strip() and _load_object(body) is None:
+        problem = "whose body is not a JSON object"
+    else:
+        return
+    raise ProtocolError(
+        f"HTTP {status_code} reply {problem} (the feedback may not have been recorded)",
+        status_code=status_code,
+        request_id=request_id,
+    )
 
 
 def _service_error(

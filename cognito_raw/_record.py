@@ -1,43 +1,91 @@
-"""A frozen, slotted value class without ``dataclasses``.
+"""The core's immutable values, without ``dataclasses``.
 
-Importing ``dataclasses`` pulls in ``inspect`` and costs more than the rest of
-the core put together; a Lambda cold start pays for every import. Values in
-the core subclass ``Record``: equality, hashing, immutability and pickling by
-the names in ``_fields``. Their ``__init__`` sets fields with ``_set``.
+Owns ``Record``: a frozen value class whose fields are its annotations, each
+named once. Importing ``dataclasses`` pulls in ``inspect``, which would cost a
+cold start more than the rest of the core together (``tests/test_imports.py``
+keeps the core free of it). Values outside the core are plain dataclasses.
+
+A ``Record`` subclass gets, from its annotations alone: a constructor
+(keyword-only unless the class says ``kw_only=False``) whose defaults are the
+class attributes, equality and hashing over the fields, immutability,
+pickling and a ``repr``. ``_rules`` maps a field to the function that checks
+and normalises its value at construction.
 """
 
 from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from typing import Any, ClassVar
 
-
-def slot_setters(cls: type[Record], *names: str) -> tuple[Callable[[Any, Any], None], ...]:
-    """The slots' own setters, for a subclass's ``__init__``.
-
-    Calling a slot descriptor's ``__set__`` skips the attribute lookup that
-    ``object.__setattr__`` does: measurably faster on the per-call path.
-    """
-    return tuple(cls.__dict__[name].__set__ for name in names)
+    from typing_extensions import Self, dataclass_transform  # typing's own from 3.11
+else:
+    # The decorator only informs type checkers; at run time it is a no-op, so
+    # the core needs neither typing nor typing_extensions.
+    def dataclass_transform(**_options: object) -> Callable[[type], type]:
+        return lambda cls: cls
 
 
 def _restore(cls: type[Record], values: tuple[Any, ...]) -> Record:
-    self = object.__new__(cls)
-    for name, value in zip(cls._fields, values, strict=True):
-        object.__setattr__(self, name, value)
-    return self
+    record: Record = cls._make(dict(zip(cls._fields, values, strict=True)), check=False)
+    return record
 
 
+@dataclass_transform(kw_only_default=True, frozen_default=True)
 class Record:
     """Base of the core's immutable values."""
 
-    __slots__ = ()
     _fields: ClassVar[tuple[str, ...]] = ()
+    _defaults: ClassVar[Mapping[str, object]] = {}
+    _kw_only: ClassVar[bool] = True
+    _rules: ClassVar[Mapping[str, Callable[[Any], Any]]] = {}
 
-    def _set(self, name: str, value: object) -> None:
-        object.__setattr__(self, name, value)
+    def __init_subclass__(cls, *, kw_only: bool = True, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Under PEP 563 annotations are strings; ClassVars are not fields.
+        annotations = cls.__dict__.get("__annotations__", {})  # noqa: RUF063 - inspect is heavy
+        cls._fields = tuple(
+            name for name, kind in annotations.items() if not str(kind).startswith("ClassVar")
+        )
+        cls._defaults = {name: cls.__dict__[name] for name in cls._fields if name in cls.__dict__}
+        cls._kw_only = kw_only
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        values = self._bind(args, kwargs)
+        for name in self._fields:
+            rule = self._rules.get(name)
+            object.__setattr__(self, name, values[name] if rule is None else rule(values[name]))
+
+    @classmethod
+    def _bind(cls, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        # The arguments as a dataclass's __init__ would take them, with the
+        # same kind of TypeError for a wrong call.
+        if args:
+            if cls._kw_only or len(args) > len(cls._fields):
+                raise TypeError(f"{cls.__name__}() takes keyword arguments only")
+            given = dict(zip(cls._fields, args, strict=False))
+            if given.keys() & kwargs.keys():
+                raise TypeError(f"{cls.__name__}() got multiple values for an argument")
+            kwargs = given | dict(kwargs)
+        unknown = kwargs.keys() - set(cls._fields)
+        if unknown:
+            raise TypeError(f"{cls.__name__}() got unexpected keyword arguments {sorted(unknown)}")
+        missing = [n for n in cls._fields if n not in kwargs and n not in cls._defaults]
+        if missing:
+            raise TypeError(f"{cls.__name__}() missing keyword arguments {missing}")
+        return {**cls._defaults, **kwargs}
+
+    @classmethod
+    def _make(cls, values: Mapping[str, Any], *, check: bool = True) -> Self:
+        # A value from keyword values; check=False skips _rules.
+        if check:
+            return cls(**values)
+        bound = cls._bind((), values)
+        self = object.__new__(cls)
+        for name in cls._fields:
+            object.__setattr__(self, name, bound[name])
+        return self
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self._fields)

@@ -20,11 +20,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Generator
+from dataclasses import astuple, dataclass, fields
 
 from ._bucket import TokenBucket
 from ._errors import (
     CognitoError,
-    ProtocolError,
     RequestTimeoutError,
     ServiceError,
     TransportError,
@@ -32,7 +32,6 @@ from ._errors import (
 )
 from ._model import UpdateAuthEventFeedbackResponse
 from ._protocol import Headers, HttpRequest, parse_response
-from ._record import Record, slot_setters
 
 __all__ = [
     "COGNITO_USER_RESOURCE_UPDATE_RPS",
@@ -87,11 +86,8 @@ def _check_positive(name: str, value: float, *, allow_zero: bool = False) -> Non
         raise ValidationError(field=name, rule=f"must be {bound} (got {value!r})")
 
 
-# The values below are Records, not dataclasses: building seven dataclasses
-# cost the clients' cold start 4 ms and dataclasses' import (see _record).
-
-
-class Timeout(Record):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timeout:
     """Per-attempt time limits, in seconds.
 
     ``total`` bounds one attempt end to end (connect, send, every read), so a
@@ -99,27 +95,15 @@ class Timeout(Record):
     others bound each network operation. ``Timeout.of(5)`` sets all to 5.
     """
 
-    __slots__ = ("connect", "pool", "read", "total", "write")
-    _fields = ("connect", "read", "write", "pool", "total")
+    connect: float = 3.0
+    read: float = 5.0
+    write: float = 5.0
+    pool: float = 5.0
+    total: float = 10.0
 
-    connect: float
-    read: float
-    write: float
-    pool: float
-    total: float
-
-    def __init__(
-        self,
-        *,
-        connect: float = 3.0,
-        read: float = 5.0,
-        write: float = 5.0,
-        pool: float = 5.0,
-        total: float = 10.0,
-    ) -> None:
-        for name, value in zip(self._fields, (connect, read, write, pool, total), strict=True):
-            _check_positive(f"timeout.{name}", value)
-            self._set(name, value)
+    def __post_init__(self) -> None:
+        for field, value in zip(fields(self), astuple(self), strict=True):
+            _check_positive(f"timeout.{field.name}", value)
 
     @classmethod
     def of(cls, value: float | Timeout | None) -> Timeout:
@@ -131,7 +115,8 @@ class Timeout(Record):
         return cls(connect=value, read=value, write=value, pool=value, total=value)
 
 
-class RetryPolicy(Record):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
     """How hard to try.
 
     - ``max_attempts`` (3): attempts in all, the first included; 1 disables retries.
@@ -147,68 +132,29 @@ class RetryPolicy(Record):
       1 token when it needed none).
     """
 
-    __slots__ = (
-        "base_delay",
-        "deadline",
-        "max_attempts",
-        "max_delay",
-        "max_retry_after",
-        "retry_budget",
-        "retry_cost",
-        "timeout_retry_cost",
-    )
-    _fields = (
-        "max_attempts",
-        "base_delay",
-        "max_delay",
-        "deadline",
-        "max_retry_after",
-        "retry_budget",
-        "retry_cost",
-        "timeout_retry_cost",
-    )
+    max_attempts: int = 3
+    base_delay: float = 0.2
+    max_delay: float = 5.0
+    deadline: float | None = None
+    max_retry_after: float = 20.0
+    retry_budget: int = 500
+    retry_cost: int = 5
+    timeout_retry_cost: int = 10
 
-    max_attempts: int
-    base_delay: float
-    max_delay: float
-    deadline: float | None
-    max_retry_after: float
-    retry_budget: int
-    retry_cost: int
-    timeout_retry_cost: int
-
-    def __init__(
-        self,
-        *,
-        max_attempts: int = 3,
-        base_delay: float = 0.2,
-        max_delay: float = 5.0,
-        deadline: float | None = None,
-        max_retry_after: float = 20.0,
-        retry_budget: int = 500,
-        retry_cost: int = 5,
-        timeout_retry_cost: int = 10,
-    ) -> None:
-        if not isinstance(max_attempts, int) or max_attempts < 1:
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
             raise ValidationError(
-                field="max_attempts", rule=f"must be an integer >= 1 (got {max_attempts!r})"
+                field="max_attempts", rule=f"must be an integer >= 1 (got {self.max_attempts!r})"
             )
-        _check_positive("base_delay", base_delay, allow_zero=True)
-        _check_positive("max_delay", max_delay, allow_zero=True)
-        _check_positive("max_retry_after", max_retry_after, allow_zero=True)
-        if deadline is not None:
-            _check_positive("deadline", deadline)
-        counts = {
-            "retry_budget": retry_budget,
-            "retry_cost": retry_cost,
-            "timeout_retry_cost": timeout_retry_cost,
-        }
-        for name, value in counts.items():
+        _check_positive("base_delay", self.base_delay, allow_zero=True)
+        _check_positive("max_delay", self.max_delay, allow_zero=True)
+        _check_positive("max_retry_after", self.max_retry_after, allow_zero=True)
+        if self.deadline is not None:
+            _check_positive("deadline", self.deadline)
+        for name in ("retry_budget", "retry_cost", "timeout_retry_cost"):
+            value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValidationError(field=name, rule=f"must be an integer >= 0 (got {value!r})")
-        values = (max_attempts, base_delay, max_delay, deadline, max_retry_after)
-        for name, field in zip(self._fields, (*values, *counts.values()), strict=True):
-            self._set(name, field)
 
     def backoff(self, retry: int, rand: float) -> float:
         """The wait before retry number ``retry`` (1-based), given ``rand`` in [0, 1)."""
@@ -291,91 +237,44 @@ class RateLimiter:
             self._bucket.give_back()
 
 
-class Send(Record):
+# The driver's actions and outcomes are positional, like the events they are
+# (``Send(request, timeout, deadline)``, ``Reply(status, headers, body)``).
+@dataclass(frozen=True, slots=True)
+class Send:
     """Action: send ``request``; the attempt must end by ``deadline`` (clock time)."""
-
-    __slots__ = ("deadline", "request", "timeout")
-    _fields = ("request", "timeout", "deadline")
 
     request: HttpRequest
     timeout: Timeout
     deadline: float
 
-    def __init__(self, request: HttpRequest, timeout: Timeout, deadline: float) -> None:
-        set_request, set_timeout, set_deadline = _SEND_SETTERS
-        set_request(self, request)
-        set_timeout(self, timeout)
-        set_deadline(self, deadline)
 
-
-class Sleep(Record):
+@dataclass(frozen=True, slots=True)
+class Sleep:
     """Action: wait ``seconds``."""
-
-    __slots__ = ("seconds",)
-    _fields = ("seconds",)
 
     seconds: float
 
-    def __init__(self, seconds: float) -> None:
-        self._set("seconds", seconds)
 
-
-class Reply(Record):
+@dataclass(frozen=True, slots=True)
+class Reply:
     """Outcome of a ``Send``: what came back (the body read at most to the limit).
 
     ``truncated`` says the body went on past the limit and was cut there.
     """
 
-    __slots__ = ("body", "headers", "status_code", "truncated")
-    _fields = ("status_code", "headers", "body", "truncated")
-
     status_code: int
     headers: Headers
     body: bytes
-    truncated: bool
-
-    def __init__(
-        self, status_code: int, headers: Headers, body: bytes, truncated: bool = False
-    ) -> None:
-        set_status, set_headers, set_body, set_truncated = _REPLY_SETTERS
-        set_status(self, status_code)
-        set_headers(self, headers)
-        set_body(self, body)
-        set_truncated(self, truncated)
+    truncated: bool = False
 
 
-_SEND_SETTERS: Final = slot_setters(Send, *Send._fields)
-_REPLY_SETTERS: Final = slot_setters(Reply, *Reply._fields)
-
-
-class AttemptInfo(Record):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttemptInfo:
     """What one attempt did, for the ``on_attempt`` hook (metrics, tracing).
 
-    Holds no secrets: no body, no username, no token.
+    Holds no secrets: no body, no username, no token. ``duration`` and
+    ``retry_in`` are seconds.
     """
-
-    __slots__ = (
-        "attempt",
-        "code",
-        "duration",
-        "error",
-        "method",
-        "request_id",
-        "retry_in",
-        "status_code",
-        "url",
-    )
-    _fields = (
-        "attempt",
-        "method",
-        "url",
-        "status_code",
-        "code",
-        "error",
-        "duration",
-        "retry_in",
-        "request_id",
-    )
 
     attempt: int
     method: str
@@ -385,24 +284,7 @@ class AttemptInfo(Record):
     error: str | None
     duration: float
     retry_in: float | None
-    request_id: str | None
-
-    def __init__(
-        self,
-        *,
-        attempt: int,
-        method: str,
-        url: str,
-        status_code: int | None,
-        code: str | None,
-        error: str | None,
-        duration: float,
-        retry_in: float | None,
-        request_id: str | None = None,
-    ) -> None:
-        values = (attempt, method, url, status_code, code, error, duration, retry_in, request_id)
-        for name, value in zip(self._fields, values, strict=True):
-            self._set(name, value)
+    request_id: str | None = None
 
 
 class BodyReader:
@@ -492,16 +374,12 @@ def run_call(
         if isinstance(outcome, Reply):
             status = outcome.status_code
             try:
-                if outcome.truncated and 200 <= status < 300:
-                    # Cognito's success is "{}": a success body past the limit
-                    # is not Cognito's, whatever its first bytes say.
-                    raise ProtocolError(
-                        f"HTTP {status} reply whose body exceeds {len(outcome.body)} bytes "
-                        "(the feedback may not have been recorded)",
-                        status_code=status,
-                    )
                 response = parse_response(
-                    outcome.status_code, outcome.headers, outcome.body, secrets=secrets
+                    status,
+                    outcome.headers,
+                    outcome.body,
+                    secrets=secrets,
+                    truncated=outcome.truncated,
                 )
             except CognitoError as exc:
                 error = exc

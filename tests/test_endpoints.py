@@ -505,12 +505,25 @@ def test_validate_region_returns_its_input_or_raises(text: str) -> None:
         assert looks_like_region(text)
 
 
-def test_results_are_cached() -> None:
-    _endpoints._resolve.cache_clear()
-    resolve_endpoint("eu-west-1")
-    resolve_endpoint("eu-west-1")
-    info = _endpoints._resolve.cache_info()
+def test_service_urls_are_cached() -> None:
+    _endpoints._cached_service_url.cache_clear()
+    _endpoints.service_url("eu-west-1")
+    _endpoints.service_url("eu-west-1")
+    info = _endpoints._cached_service_url.cache_info()
     assert (info.hits, info.misses, info.maxsize) == (1, 1, 256)
+
+
+def test_service_url_applies_the_custom_endpoint_rule() -> None:
+    assert _endpoints.service_url(None, endpoint_url="http://localhost:9/x/") == (
+        "http://localhost:9/x/"
+    )
+    assert _endpoints.service_url("eu-west-1", use_fips=True) == (
+        resolve_endpoint("eu-west-1", use_fips=True) + "/"
+    )
+    for flags in ({"use_fips": True}, {"use_dualstack": True}):
+        with pytest.raises(ValidationError) as info:
+            _endpoints.service_url(None, endpoint_url="https://example.com", **flags)
+        assert info.value.field == "endpoint_url"
 
 
 # ---------------------------------------------------------------------------

@@ -872,10 +872,10 @@ def test_request_id_is_found_in_any_header_form(pairs: list[tuple[str, str]]) ->
         assert info.value.request_id == expected
 
 
-def test_pool_url_cache_is_bounded_and_never_caches_a_refusal() -> None:
-    from cognito_raw import _protocol
+def test_url_cache_is_bounded_and_never_caches_a_refusal() -> None:
+    from cognito_raw import _endpoints
 
-    for i in range(200):
+    for i in range(300):
         build_request(
             UpdateAuthEventFeedbackRequest(
                 user_pool_id=f"eu-west-1_P{i}",
@@ -883,9 +883,10 @@ def test_pool_url_cache_is_bounded_and_never_caches_a_refusal() -> None:
                 event_id="e",
                 feedback_token="t",
                 feedback_value="Valid",
-            )
+            ),
+            region=f"eu-west-{i}",
         )
-    assert len(_protocol._URL_BY_POOL) <= 64
+    assert _endpoints._cached_service_url.cache_info().currsize <= 256
     hostile = UpdateAuthEventFeedbackRequest.unchecked(
         user_pool_id="evil.com#_x",
         username="u",
@@ -896,4 +897,7 @@ def test_pool_url_cache_is_bounded_and_never_caches_a_refusal() -> None:
     for _ in range(2):
         with pytest.raises(ValidationError):
             build_request(hostile)
-    assert not any(key[0] == "evil.com#_x" for key in _protocol._URL_BY_POOL)
+    before = _endpoints._cached_service_url.cache_info()
+    with pytest.raises(ValidationError):
+        build_request(hostile)
+    assert _endpoints._cached_service_url.cache_info().misses == before.misses + 1
