@@ -213,7 +213,7 @@ def build_request(
         # clients bound what they read without decompressing first.
         "Accept-Encoding": "identity",
     }
-    return HttpRequest("POST", url, headers, body)
+    return HttpRequest(method="POST", url=url, headers=headers, body=body)
 
 
 def _json_body(request: UpdateAuthEventFeedbackRequest) -> bytes:
@@ -402,12 +402,12 @@ def parse_response(
 def _check_success_body(
     status_code: int, body: bytes, request_id: str | None, *, truncated: bool
 ) -> None:
-    # Cognito's success is "{}": a body cut off at the reader's limit is not
+    # Cognito's success is "{}" (read without json): a body cut off at the reader's limit is not
     # Cognito's, whatever its first bytes say, and neither is one that is not
     # a JSON object. Either way the feedback may not have been recorded.
     if truncated:
         problem = f"whose body exceeds {len(body)} bytes"
-    elif body.strip() and _load_object(body) is None:
+    elif body.strip() not in (b"", b"{}") and _load_object(body) is None:
         problem = "whose body is not a JSON object"
     else:
         return

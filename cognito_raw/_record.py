@@ -37,6 +37,7 @@ class Record:
     """Base of the core's immutable values."""
 
     _fields: ClassVar[tuple[str, ...]] = ()
+    _field_set: ClassVar[frozenset[str]] = frozenset()
     _defaults: ClassVar[Mapping[str, object]] = {}
     _kw_only: ClassVar[bool] = True
     _rules: ClassVar[Mapping[str, Callable[[Any], Any]]] = {}
@@ -48,43 +49,45 @@ class Record:
         cls._fields = tuple(
             name for name, kind in annotations.items() if not str(kind).startswith("ClassVar")
         )
+        cls._field_set = frozenset(cls._fields)
         cls._defaults = {name: cls.__dict__[name] for name in cls._fields if name in cls.__dict__}
         cls._kw_only = kw_only
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         values = self._bind(args, kwargs)
-        for name in self._fields:
-            rule = self._rules.get(name)
-            object.__setattr__(self, name, values[name] if rule is None else rule(values[name]))
+        # _rules lists its fields in field order: the first bad one is reported.
+        for name, rule in self._rules.items():
+            values[name] = rule(values[name])
+        # The fields are the instance's dict, set at once: __setattr__ refuses
+        # every write.
+        object.__setattr__(self, "__dict__", values)
 
     @classmethod
-    def _bind(cls, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        # The arguments as a dataclass's __init__ would take them, with the
-        # same kind of TypeError for a wrong call.
+    def _bind(cls, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        # The arguments as a dict of every field, as a dataclass's __init__
+        # would take them, with the same kind of TypeError for a wrong call.
         if args:
             if cls._kw_only or len(args) > len(cls._fields):
                 raise TypeError(f"{cls.__name__}() takes keyword arguments only")
-            given = dict(zip(cls._fields, args, strict=False))
-            if given.keys() & kwargs.keys():
+            positional = dict(zip(cls._fields, args, strict=False))
+            if positional.keys() & kwargs.keys():
                 raise TypeError(f"{cls.__name__}() got multiple values for an argument")
-            kwargs = given | dict(kwargs)
-        unknown = kwargs.keys() - set(cls._fields)
-        if unknown:
-            raise TypeError(f"{cls.__name__}() got unexpected keyword arguments {sorted(unknown)}")
-        missing = [n for n in cls._fields if n not in kwargs and n not in cls._defaults]
-        if missing:
-            raise TypeError(f"{cls.__name__}() missing keyword arguments {missing}")
-        return {**cls._defaults, **kwargs}
+            kwargs = positional | kwargs
+        values = {**cls._defaults, **kwargs} if cls._defaults else kwargs
+        if values.keys() != cls._field_set:
+            unknown = sorted(values.keys() - cls._field_set)
+            missing = [name for name in cls._fields if name not in values]
+            what = f"unexpected {unknown}" if unknown else f"missing {missing}"
+            raise TypeError(f"{cls.__name__}() got keyword arguments {what}")
+        return values
 
     @classmethod
     def _make(cls, values: Mapping[str, Any], *, check: bool = True) -> Self:
         # A value from keyword values; check=False skips _rules.
         if check:
             return cls(**values)
-        bound = cls._bind((), values)
         self = object.__new__(cls)
-        for name in cls._fields:
-            object.__setattr__(self, name, bound[name])
+        object.__setattr__(self, "__dict__", cls._bind((), dict(values)))
         return self
 
     def _values(self) -> tuple[Any, ...]:
