@@ -23,28 +23,16 @@ import string
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from cognito_raw._errors import ValidationError
 from cognito_raw._model import (
-    EVENT_ID_MAX,
-    EVENT_ID_MIN,
-    EVENT_ID_PATTERN,
-    FEEDBACK_TOKEN_MIN,
-    FEEDBACK_TOKEN_PATTERN,
-    USER_POOL_ID_MAX,
-    USER_POOL_ID_MIN,
-    USER_POOL_ID_PATTERN,
-    USERNAME_MAX,
-    USERNAME_MIN,
-    USERNAME_PATTERN,
+    MEMBERS,
     FeedbackValue,
+    Member,
     UpdateAuthEventFeedbackRequest,
-    validate_event_id,
-    validate_feedback_token,
-    validate_feedback_value,
     validate_user_pool_id,
     validate_username,
 )
@@ -232,56 +220,10 @@ class _Fault:
     applied: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Member:
-    key: str  # the JSON member
-    wire: str  # the name in validation messages
-    validate: Callable[[object], str]
-    sensitive: bool
-    low: int
-    high: int | None
-    pattern: str
-
-
-# In the model's order: validation messages list violations in this order.
-_MEMBERS: Final = (
-    _Member(
-        key="UserPoolId",
-        wire="userPoolId",
-        validate=validate_user_pool_id,
-        sensitive=False,
-        low=USER_POOL_ID_MIN,
-        high=USER_POOL_ID_MAX,
-        pattern=USER_POOL_ID_PATTERN,
-    ),
-    _Member(
-        key="Username",
-        wire="username",
-        validate=validate_username,
-        sensitive=True,
-        low=USERNAME_MIN,
-        high=USERNAME_MAX,
-        pattern=USERNAME_PATTERN,
-    ),
-    _Member(
-        key="EventId",
-        wire="eventId",
-        validate=validate_event_id,
-        sensitive=False,
-        low=EVENT_ID_MIN,
-        high=EVENT_ID_MAX,
-        pattern=EVENT_ID_PATTERN,
-    ),
-    _Member(
-        key="FeedbackToken",
-        wire="feedbackToken",
-        validate=validate_feedback_token,
-        sensitive=True,
-        low=FEEDBACK_TOKEN_MIN,
-        high=None,
-        pattern=FEEDBACK_TOKEN_PATTERN,
-    ),
-)
+# Every member the request deserialises, in the model's order: validation
+# messages list violations in this order.
+_MEMBER_KEYS: Final = (*(member.key for member in MEMBERS), "FeedbackValue")
+_WIRE_VALUES: Final = frozenset(value.value for value in FeedbackValue)
 _FEEDBACK_VALUE_ENUM: Final = "[" + ", ".join(v.value for v in FeedbackValue) + "]"
 
 # Coral's deserialisation messages for a member of the wrong JSON type.
@@ -349,7 +291,7 @@ def _media_type(value: str | None) -> str:
     return (value or "").split(";", 1)[0].strip().lower()
 
 
-def _violation(member: _Member, value: str) -> str:
+def _violation(member: Member, value: str) -> str:
     # One violation per member: the length rule when the length is out of
     # bounds, else the pattern (the service may list both for one member).
     if len(value) < member.low:
@@ -372,13 +314,26 @@ def _object_or_none(body: bytes) -> dict[str, object] | None:
 
 def _decode(method: str, path: str, headers: HeaderPairs, body: bytes) -> _Call | _Refusal:
     """Check the envelope, parse and validate the members; no state involved."""
-    if (
-        method.upper() != "POST"
-        or path != "/"
-        or _media_type(_find_header(headers, "content-type")) != CONTENT_TYPE
-        or _find_header(headers, "x-amz-target") != TARGET
-    ):
+    if not _is_operation(method, path, headers):
         return _Refusal(status=404, code="BadRequest", message="")
+    data = _deserialize(body)
+    if isinstance(data, _Refusal):
+        return data
+    return _validate(data)
+
+
+def _is_operation(method: str, path: str, headers: HeaderPairs) -> bool:
+    return (
+        method.upper() == "POST"
+        and path == "/"
+        and _media_type(_find_header(headers, "content-type")) == CONTENT_TYPE
+        and _find_header(headers, "x-amz-target") == TARGET
+    )
+
+
+def _deserialize(body: bytes) -> dict[str, object] | _Refusal:
+    # Deserialisation fails the whole body: not JSON, not a map, or a member
+    # of the wrong JSON type.
     try:
         data = json.loads(body) if body.strip() else None
     except (ValueError, RecursionError):
@@ -388,58 +343,53 @@ def _decode(method: str, path: str, headers: HeaderPairs, body: bytes) -> _Call 
     if not isinstance(data, dict):
         # An empty body is not a request: clients always send at least "{}".
         return _serialization("Expected map or null")
-    # Deserialisation first (a wrong JSON type fails the whole body), then
-    # validation, which lists every violation at once.
-    for member_key in [m.key for m in _MEMBERS] + ["FeedbackValue"]:
-        value = data.get(member_key)
+    for key in _MEMBER_KEYS:
+        value = data.get(key)
         if value is not None and not isinstance(value, str):
-            message = _TYPE_MESSAGES.get(type(value), "Unexpected value type")
-            return _serialization(message)
-    violations: list[str] = []
-    values: dict[str, str] = {}
-    for member in _MEMBERS:
-        raw = data.get(member.key)
-        if raw is None:
-            shown = "Value" if member.sensitive else "Value null"
-            violations.append(
-                f"{shown} at '{member.wire}' failed to satisfy constraint: Member must not be null"
-            )
-            continue
-        try:
-            values[member.key] = member.validate(raw)
-        except ValidationError:
-            violations.append(_violation(member, str(raw)))
-    raw_value = data.get("FeedbackValue")
-    if raw_value is None:
-        violations.append(
-            "Value null at 'feedbackValue' failed to satisfy constraint: Member must not be null"
-        )
-    else:
-        text = str(raw_value)
-        try:
-            normal = validate_feedback_value(text)
-        except ValidationError:
-            normal = None
-        # The client accepts "valid" and normalises it; the wire enum is exact.
-        if normal is None or normal.value != text:
-            violations.append(
-                f"Value '{text}' at 'feedbackValue' failed to satisfy constraint: "
-                f"Member must satisfy enum value set: {_FEEDBACK_VALUE_ENUM}"
-            )
-        else:
-            values["FeedbackValue"] = normal.value
-    if violations:
-        count = len(violations)
-        head = f"{count} validation error{'s' if count > 1 else ''} detected: "
+            return _serialization(_TYPE_MESSAGES.get(type(value), "Unexpected value type"))
+    return data
+
+
+def _validate(data: Mapping[str, object]) -> _Call | _Refusal:
+    # Validation lists every violation at once, members in the model's order.
+    violations = [
+        *(_member_violation(member, data.get(member.key)) for member in MEMBERS),
+        _feedback_value_violation(data.get("FeedbackValue")),
+    ]
+    found = [violation for violation in violations if violation is not None]
+    if found:
+        head = f"{len(found)} validation error{'s' if len(found) > 1 else ''} detected: "
         return _Refusal(
-            status=400, code="InvalidParameterException", message=head + "; ".join(violations)
+            status=400, code="InvalidParameterException", message=head + "; ".join(found)
         )
     return _Call(
-        user_pool_id=values["UserPoolId"],
-        username=values["Username"],
-        event_id=values["EventId"],
-        feedback_token=values["FeedbackToken"],
-        feedback_value=values["FeedbackValue"],
+        **{member.field: str(data[member.key]) for member in MEMBERS},
+        feedback_value=str(data["FeedbackValue"]),
+    )
+
+
+def _member_violation(member: Member, raw: object) -> str | None:
+    if raw is None:
+        shown = "Value" if member.sensitive else "Value null"
+        return f"{shown} at '{member.wire}' failed to satisfy constraint: Member must not be null"
+    try:
+        member.check(raw)
+    except ValidationError:
+        return _violation(member, str(raw))
+    return None
+
+
+def _feedback_value_violation(raw: object) -> str | None:
+    # The client accepts "valid" and normalises it; the wire enum is exact.
+    if raw is None:
+        return (
+            "Value null at 'feedbackValue' failed to satisfy constraint: Member must not be null"
+        )
+    if raw in _WIRE_VALUES:
+        return None
+    return (
+        f"Value '{raw}' at 'feedbackValue' failed to satisfy constraint: "
+        f"Member must satisfy enum value set: {_FEEDBACK_VALUE_ENUM}"
     )
 
 
