@@ -19,8 +19,9 @@ CognitoError
 ```
 
 Exceptions hold plain data only (no httpx objects), take keyword-only arguments,
-and do no work beyond building their message. They pickle: ``__reduce__`` hands
-the keyword arguments back, since the default pickles ``args`` positionally.
+and do no work beyond building their message. They pickle through one
+``__reduce__``, which restores ``args`` and the fields without calling the
+keyword-only constructor (the default would call it with ``args``).
 
 An unmodeled code (``SerializationException``, ``ThrottlingException``, ...)
 raises a plain ``ServiceError`` with ``.code`` kept. The code to class table is
@@ -54,8 +55,9 @@ __all__ = [
 ]
 
 
-def _rebuild(cls: type[BaseException], kwargs: Mapping[str, Any]) -> BaseException:
-    return cls(**kwargs)
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...]) -> BaseException:
+    # The fields follow as pickle state (BaseException.__setstate__).
+    return cls.__new__(cls, *args)
 
 
 class CognitoError(Exception):
@@ -68,14 +70,11 @@ class CognitoError(Exception):
     attempts: int = 1
     errors: tuple[CognitoError, ...] = ()
 
-    def _kwargs(self) -> dict[str, Any]:
-        return {"message": str(self)}
-
     def __init__(self, message: str) -> None:
         super().__init__(message)
 
-    def __reduce__(self) -> tuple[Callable[..., BaseException], tuple[Any, ...]]:
-        return (_rebuild, (type(self), self._kwargs()))
+    def __reduce__(self) -> tuple[Callable[..., BaseException], tuple[Any, ...], dict[str, Any]]:
+        return (_rebuild, (type(self), self.args), self.__dict__)
 
 
 class ValidationError(CognitoError, ValueError):
@@ -93,9 +92,6 @@ class ValidationError(CognitoError, ValueError):
         self.field = field
         self.rule = rule
         super().__init__(f"{field}: {rule}")
-
-    def _kwargs(self) -> dict[str, Any]:
-        return {"field": self.field, "rule": self.rule}
 
 
 class TransportError(CognitoError):
@@ -123,14 +119,6 @@ class TransportError(CognitoError):
         self.errors = errors
         self.retryable = retryable
         super().__init__(message)
-
-    def _kwargs(self) -> dict[str, Any]:
-        return {
-            "message": self.args[0],
-            "attempts": self.attempts,
-            "errors": self.errors,
-            "retryable": self.retryable,
-        }
 
     def __str__(self) -> str:
         base = str(self.args[0])
@@ -166,15 +154,6 @@ class ProtocolError(CognitoError):
         self.attempts = attempts
         self.errors = errors
         super().__init__(message)
-
-    def _kwargs(self) -> dict[str, Any]:
-        return {
-            "message": self.args[0],
-            "status_code": self.status_code,
-            "request_id": self.request_id,
-            "attempts": self.attempts,
-            "errors": self.errors,
-        }
 
 
 class ServiceError(CognitoError):
@@ -224,19 +203,6 @@ class ServiceError(CognitoError):
         self.errors = errors
         super().__init__(message or "")
 
-    def _kwargs(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "message": self.message,
-            "status_code": self.status_code,
-            "request_id": self.request_id,
-            "retryable": self.retryable,
-            "retry_after": self.retry_after,
-            "hint": self.hint,
-            "attempts": self.attempts,
-            "errors": self.errors,
-        }
-
     def __str__(self) -> str:
         parts = [f"HTTP {self.status_code}"]
         if self.request_id:
@@ -265,9 +231,6 @@ class InvalidParameterException(ServiceError):
     def __init__(self, *, reason_code: str | None = None, **kwargs: Any) -> None:
         self.reason_code = reason_code
         super().__init__(**kwargs)
-
-    def _kwargs(self) -> dict[str, Any]:
-        return {**super()._kwargs(), "reason_code": self.reason_code}
 
 
 class ResourceNotFoundException(ServiceError):
