@@ -17,6 +17,8 @@ from importlib import resources
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
+    from collections.abc import Set as AbstractSet
+
     import httpx
 
 __all__ = ["Expectation", "Recording", "list_recordings", "load_recording"]
@@ -127,11 +129,29 @@ def _fail(name: str, why: str) -> ValueError:
 def parse_recording(text: str, *, name: str) -> Recording:
     """Parse one recording file's text; ``name`` must match its ``name`` field."""
     data = json.loads(text)
+    _check_fields(name, data)
+    return Recording(
+        name=name,
+        description=data["description"],
+        source=data["source"],
+        status=data["status"],
+        headers=_headers(name, data.get("headers")),
+        body=_body(name, data),
+        expect=_expectation(name, data.get("expect")),
+    )
+
+
+def _check_keys(name: str, data: dict[str, object], allowed: AbstractSet[str], what: str) -> None:
+    unknown = set(data) - allowed
+    if unknown:
+        raise _fail(name, f"unknown {what} {sorted(unknown)}")
+
+
+def _check_fields(name: str, data: object) -> None:
+    # The object, its keys, its name and its texts and status.
     if not isinstance(data, dict):
         raise _fail(name, "not a JSON object")
-    unknown = set(data) - _KEYS
-    if unknown:
-        raise _fail(name, f"unknown keys {sorted(unknown)}")
+    _check_keys(name, data, _KEYS, "keys")
     if data.get("name") != name:
         raise _fail(name, "its 'name' differs from the file name")
     for key in ("description", "source"):
@@ -140,40 +160,35 @@ def parse_recording(text: str, *, name: str) -> Recording:
     status = data.get("status")
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
         raise _fail(name, "'status' must be an HTTP status code")
-    headers = data.get("headers")
+
+
+def _headers(name: str, headers: object) -> tuple[tuple[str, str], ...]:
     if not isinstance(headers, list) or not all(
         isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)
         for pair in headers
     ):
         raise _fail(name, "'headers' must be a list of [name, value] pairs")
+    return tuple((k, v) for k, v in headers)
+
+
+def _body(name: str, data: dict[str, object]) -> bytes:
+    # Exactly one of "body" (UTF-8 text) and "body_base64".
     if ("body" in data) == ("body_base64" in data):
         raise _fail(name, "exactly one of 'body' and 'body_base64' is required")
     if "body" in data:
         if not isinstance(data["body"], str):
             raise _fail(name, "'body' must be a string")
-        body = data["body"].encode("utf-8")
-    else:
-        try:
-            body = base64.b64decode(data["body_base64"], validate=True)
-        except (TypeError, binascii.Error):
-            raise _fail(name, "'body_base64' is not base64") from None
-    return Recording(
-        name=name,
-        description=data["description"],
-        source=data["source"],
-        status=status,
-        headers=tuple((k, v) for k, v in headers),
-        body=body,
-        expect=_expectation(name, data.get("expect")),
-    )
+        return data["body"].encode("utf-8")
+    try:
+        return base64.b64decode(data["body_base64"], validate=True)  # type: ignore[arg-type]
+    except (TypeError, binascii.Error):
+        raise _fail(name, "'body_base64' is not base64") from None
 
 
 def _expectation(name: str, raw: object) -> Expectation:
     if not isinstance(raw, dict):
         raise _fail(name, "'expect' must be an object")
-    unknown = set(raw) - _EXPECT_KEYS
-    if unknown:
-        raise _fail(name, f"unknown 'expect' keys {sorted(unknown)}")
+    _check_keys(name, raw, _EXPECT_KEYS, "'expect' keys")
     class_name = raw.get("class")
     if not isinstance(class_name, str):
         raise _fail(name, "'expect.class' must be a string")

@@ -286,55 +286,74 @@ def _error_reply(draw: st.DrawFn) -> ErrorReplyTuple:
     if draw(st.booleans()):
         headers[draw(_header_name("x-amzn-RequestId"))] = str(draw(st.uuids()))
     if code is not None:
-        wire = draw(decorated_codes(code))
-        if place == "header":
-            headers[draw(_header_name("X-Amzn-ErrorType"))] = wire
-        else:
-            fields[place] = wire
-        # Decoys of lower precedence: the header beats body "code", which
-        # beats body "__type".
-        lower = {"header": ("code", "__type"), "code": ("__type",), "__type": ()}[place]
-        for key in lower:
-            if draw(st.booleans()):
-                fields[key] = draw(error_codes().flatmap(decorated_codes))
-    # Decoys that never count: capital "Code" and a nested "__type".
-    if draw(st.booleans()):
-        fields["Code"] = draw(error_codes())
-    if draw(st.booleans()):
-        fields["error"] = {"__type": draw(error_codes())}
-    message = draw(st.text(_MESSAGE_CHARS, max_size=60))
-    where = draw(st.sampled_from(("message", "Message", "header", "none")))
-    if where == "header":
-        headers[draw(_header_name("x-amzn-ErrorMessage"))] = message
-    elif where != "none":
-        fields[where] = message
+        _put_code(draw, code, place, headers, fields)
+    _put_decoys(draw, fields)
+    _put_message(draw, headers, fields)
     # The body: JSON whenever it must carry the code; otherwise any of the
     # shapes that reach clients (empty, HTML from a proxy, plain text).
     if code is not None and place != "header":
         shape = "json"
     else:
         shape = draw(st.sampled_from(("json", "empty", "html", "text")))
+    body = _error_body(draw, shape, headers, fields)
+    return _error_status(draw, code), headers, body, code
+
+
+def _put_code(
+    draw: st.DrawFn, code: str, place: str, headers: dict[str, str], fields: dict[str, object]
+) -> None:
+    wire = draw(decorated_codes(code))
+    if place == "header":
+        headers[draw(_header_name("X-Amzn-ErrorType"))] = wire
+    else:
+        fields[place] = wire
+    # Decoys of lower precedence: the header beats body "code", which beats
+    # body "__type".
+    lower = {"header": ("code", "__type"), "code": ("__type",), "__type": ()}[place]
+    for key in lower:
+        if draw(st.booleans()):
+            fields[key] = draw(error_codes().flatmap(decorated_codes))
+
+
+def _put_decoys(draw: st.DrawFn, fields: dict[str, object]) -> None:
+    # Decoys that never count: capital "Code" and a nested "__type".
+    if draw(st.booleans()):
+        fields["Code"] = draw(error_codes())
+    if draw(st.booleans()):
+        fields["error"] = {"__type": draw(error_codes())}
+
+
+def _put_message(draw: st.DrawFn, headers: dict[str, str], fields: dict[str, object]) -> None:
+    message = draw(st.text(_MESSAGE_CHARS, max_size=60))
+    where = draw(st.sampled_from(("message", "Message", "header", "none")))
+    if where == "header":
+        headers[draw(_header_name("x-amzn-ErrorMessage"))] = message
+    elif where != "none":
+        fields[where] = message
+
+
+def _error_body(
+    draw: st.DrawFn, shape: str, headers: dict[str, str], fields: dict[str, object]
+) -> bytes:
     if shape == "json":
         headers["Content-Type"] = "application/x-amz-json-1.1"
-        body = _json_bytes(fields)
-    elif shape == "html":
+        return _json_bytes(fields)
+    if shape == "html":
         headers["Content-Type"] = "text/html"
-        body = draw(st.sampled_from(_HTML_BODIES))
-    elif shape == "text":
+        return draw(st.sampled_from(_HTML_BODIES))
+    if shape == "text":
         headers["Content-Type"] = "text/plain"
         body = draw(st.text(_MESSAGE_CHARS, min_size=1, max_size=40)).encode()
-        body = body if body.strip()[:1] not in (b"{", b"[") else b"x" + body
-    else:
-        body = b""
+        return body if body.strip()[:1] not in (b"{", b"[") else b"x" + body
+    return b""
+
+
+def _error_status(draw: st.DrawFn, code: str | None) -> int:
     if code == "InternalErrorException":
-        status = 500
-    elif code in _MODELED_CLIENT_ERRORS:
-        status = 400
-    else:
-        status = draw(
-            st.sampled_from((400, 403, 404, 429, 500, 502, 503, 504)) | st.integers(400, 599)
-        )
-    return status, headers, body, code
+        return 500
+    if code in _MODELED_CLIENT_ERRORS:
+        return 400
+    return draw(st.sampled_from((400, 403, 404, 429, 500, 502, 503, 504)) | st.integers(400, 599))
 
 
 def error_replies() -> st.SearchStrategy[ErrorReplyTuple]:
