@@ -62,9 +62,6 @@ FEEDBACK_TOKEN_MIN: Final = 1
 # unicodedata, on the first letter of the general category.
 USERNAME_CATEGORIES: Final = frozenset("LMSNP")
 
-_USER_POOL_ID_RE: Final = re.compile(USER_POOL_ID_PATTERN, re.ASCII)
-_EVENT_ID_RE: Final = re.compile(EVENT_ID_PATTERN, re.ASCII)
-_FEEDBACK_TOKEN_RE: Final = re.compile(FEEDBACK_TOKEN_PATTERN, re.ASCII)
 # Every printable ASCII character but space is in L, N, P or S: the common
 # case needs no per-character category lookup.
 _ASCII_USERNAME_RE: Final = re.compile(r"[!-~]+")
@@ -81,16 +78,9 @@ def _shown(value: str) -> str:
     return repr(value) if len(value) <= 60 else repr(value[:57]) + "..."
 
 
-def _pool_id_fault(text: str) -> str | None:
-    if _USER_POOL_ID_RE.fullmatch(text) is not None:
-        return None
-    return (
-        f"must match {USER_POOL_ID_PATTERN} (ASCII), like 'us-east-1_AbC123' (got {_shown(text)})"
-    )
-
-
 def _username_fault(text: str) -> str | None:
-    # Secret: the rule names the offending character's position, not the value.
+    # Python's re has no \p{..}: the rule is checked per code point. The
+    # message names the offending character's position, never the value.
     if text.isascii() and _ASCII_USERNAME_RE.fullmatch(text) is not None:
         return None
     for index, char in enumerate(text):
@@ -104,29 +94,15 @@ def _username_fault(text: str) -> str | None:
     return None
 
 
-def _event_id_fault(text: str) -> str | None:
-    if _EVENT_ID_RE.fullmatch(text) is not None:
-        return None
-    return (
-        f"must match {EVENT_ID_PATTERN} (ASCII letters, digits, _, + and -) (got {_shown(text)})"
-    )
-
-
-def _feedback_token_fault(text: str) -> str | None:
-    # Secret: the rule never shows the value.
-    if _FEEDBACK_TOKEN_RE.fullmatch(text) is not None:
-        return None
-    return f"must match {FEEDBACK_TOKEN_PATTERN} (ASCII letters, digits, -, _, = and .)"
-
-
 class Member(Record):
     """One string member of the request and the model's rules for it.
 
     ``field`` is the Python name, ``key`` the JSON member, ``wire`` the name
     the service's messages use. A value is ``low`` to ``high`` characters
-    (``high`` None: unbounded) and matches ``pattern``; ``fault`` returns the
-    pattern rule a string breaks, or None. ``sensitive`` members are never
-    shown in messages. The model's validators and the fake both read these.
+    (``high`` None: unbounded) and matches ``pattern``, which ``regex`` is
+    compiled from (None: the username's Unicode categories); ``note`` says
+    the pattern in words. ``sensitive`` members are never shown in messages.
+    The model's validators and the fake both read these.
     """
 
     field: str
@@ -135,8 +111,9 @@ class Member(Record):
     low: int
     high: int | None
     pattern: str
+    regex: re.Pattern[str] | None
+    note: str
     sensitive: bool
-    fault: Callable[[str], str | None]
 
     def check(self, value: object) -> str:
         """Return ``value`` if it satisfies the rules; else raise ``ValidationError``."""
@@ -151,10 +128,19 @@ class Member(Record):
             raise ValidationError(
                 field=self.field, rule=f"must be {bound} characters long (got {len(value)})"
             )
-        rule = self.fault(value)
+        rule = self._pattern_fault(value)
         if rule is not None:
             raise ValidationError(field=self.field, rule=rule)
         return value
+
+    def _pattern_fault(self, text: str) -> str | None:
+        # The pattern rule ``text`` breaks, or None.
+        if self.regex is None:
+            return _username_fault(text)
+        if self.regex.fullmatch(text) is not None:
+            return None
+        shown = "" if self.sensitive else f" (got {_shown(text)})"
+        return f"must match {self.pattern} {self.note}{shown}"
 
 
 # In the model's order: the service lists violations in this order.
@@ -166,8 +152,9 @@ MEMBERS: Final = (
         low=USER_POOL_ID_MIN,
         high=USER_POOL_ID_MAX,
         pattern=USER_POOL_ID_PATTERN,
+        regex=re.compile(USER_POOL_ID_PATTERN, re.ASCII),
+        note="(ASCII), like 'us-east-1_AbC123'",
         sensitive=False,
-        fault=_pool_id_fault,
     ),
     Member(
         field="username",
@@ -176,8 +163,9 @@ MEMBERS: Final = (
         low=USERNAME_MIN,
         high=USERNAME_MAX,
         pattern=USERNAME_PATTERN,
+        regex=None,
+        note="(Unicode letters, marks, symbols, numbers and punctuation)",
         sensitive=True,
-        fault=_username_fault,
     ),
     Member(
         field="event_id",
@@ -186,8 +174,9 @@ MEMBERS: Final = (
         low=EVENT_ID_MIN,
         high=EVENT_ID_MAX,
         pattern=EVENT_ID_PATTERN,
+        regex=re.compile(EVENT_ID_PATTERN, re.ASCII),
+        note="(ASCII letters, digits, _, + and -)",
         sensitive=False,
-        fault=_event_id_fault,
     ),
     Member(
         field="feedback_token",
@@ -196,8 +185,9 @@ MEMBERS: Final = (
         low=FEEDBACK_TOKEN_MIN,
         high=None,
         pattern=FEEDBACK_TOKEN_PATTERN,
+        regex=re.compile(FEEDBACK_TOKEN_PATTERN, re.ASCII),
+        note="(ASCII letters, digits, -, _, = and .)",
         sensitive=True,
-        fault=_feedback_token_fault,
     ),
 )
 _USER_POOL_ID, _USERNAME, _EVENT_ID, _FEEDBACK_TOKEN = MEMBERS

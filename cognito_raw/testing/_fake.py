@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from cognito_raw._errors import ValidationError
@@ -36,7 +36,7 @@ from cognito_raw._model import (
     validate_user_pool_id,
     validate_username,
 )
-from cognito_raw._protocol import CONTENT_TYPE, TARGET, Headers, redact_body
+from cognito_raw._protocol import CONTENT_TYPE, TARGET, Headers, _load_object, redact_body
 
 from ._fake_http import FakeASGIApp, FakeTransport, serve_fake
 
@@ -119,13 +119,8 @@ class AuthEvent:
 
     def request(self, value: FeedbackValue | str) -> UpdateAuthEventFeedbackRequest:
         """The UpdateAuthEventFeedback request that gives this event ``value``."""
-        return UpdateAuthEventFeedbackRequest(
-            user_pool_id=self.user_pool_id,
-            username=self.username,
-            event_id=self.event_id,
-            feedback_token=self.feedback_token,
-            feedback_value=value,
-        )
+        # The event's fields are the request's, less the value.
+        return UpdateAuthEventFeedbackRequest(**asdict(self), feedback_value=value)
 
     def __repr__(self) -> str:
         return (
@@ -302,14 +297,6 @@ def _violation(member: Member, value: str) -> str:
         rule = f"Member must satisfy regular expression pattern: {member.pattern}"
     shown = "Value" if member.sensitive else f"Value '{value}'"
     return f"{shown} at '{member.wire}' failed to satisfy constraint: {rule}"
-
-
-def _object_or_none(body: bytes) -> dict[str, object] | None:
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _decode(method: str, path: str, headers: HeaderPairs, body: bytes) -> _Call | _Refusal:
@@ -707,7 +694,7 @@ class FakeCognito:
         request_id = str(uuid.uuid4())
         pairs = _header_pairs(headers)
         outcome = _decode(method, path, pairs, body)
-        data = _object_or_none(body)
+        data = _load_object(body)
         with self._lock:
             fault = self._take_fault()
             reply: FakeReply
