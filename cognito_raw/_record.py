@@ -3,13 +3,15 @@
 Owns ``Record``: a frozen value class whose fields are its annotations, each
 named once. Importing ``dataclasses`` pulls in ``inspect``, which would cost a
 cold start more than the rest of the core together (``tests/test_imports.py``
-keeps the core free of it). Values outside the core are plain dataclasses.
+keeps the core free of it), and more than the stdlib client's whole margin
+over a bare ``http.client`` call: the call driver's values are Records too.
 
 A ``Record`` subclass gets, from its annotations alone: a constructor
 (keyword-only unless the class says ``kw_only=False``) whose defaults are the
 class attributes, equality and hashing over the fields, immutability,
 pickling and a ``repr``. ``_rules`` maps a field to the function that checks
-and normalises its value at construction.
+and normalises its value at construction; ``__post_init__`` runs after, as in
+a dataclass.
 """
 
 from __future__ import annotations
@@ -61,6 +63,10 @@ class Record:
         # The fields are the instance's dict, set at once: __setattr__ refuses
         # every write.
         object.__setattr__(self, "__dict__", values)
+        self.__post_init__()
+
+    def __post_init__(self) -> None:
+        """Checks that involve several fields, or every field alike; raise to refuse."""
 
     @classmethod
     def _bind(cls, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:

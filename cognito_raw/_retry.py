@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Generator
-from dataclasses import astuple, dataclass, fields
 
 from ._bucket import TokenBucket
 from ._errors import (
@@ -32,6 +31,7 @@ from ._errors import (
 )
 from ._model import UpdateAuthEventFeedbackResponse
 from ._protocol import Headers, HttpRequest, parse_response
+from ._record import Record
 
 __all__ = [
     "COGNITO_USER_RESOURCE_UPDATE_RPS",
@@ -86,8 +86,11 @@ def _check_positive(name: str, value: float, *, allow_zero: bool = False) -> Non
         raise ValidationError(field=name, rule=f"must be {bound} (got {value!r})")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Timeout:
+# Records, not dataclasses: importing dataclasses would cost the stdlib
+# client's cold start more than its margin (see _record).
+
+
+class Timeout(Record):
     """Per-attempt time limits, in seconds.
 
     ``total`` bounds one attempt end to end (connect, send, every read), so a
@@ -102,8 +105,8 @@ class Timeout:
     total: float = 10.0
 
     def __post_init__(self) -> None:
-        for field, value in zip(fields(self), astuple(self), strict=True):
-            _check_positive(f"timeout.{field.name}", value)
+        for name in self._fields:
+            _check_positive(f"timeout.{name}", getattr(self, name))
 
     @classmethod
     def of(cls, value: float | Timeout | None) -> Timeout:
@@ -115,8 +118,7 @@ class Timeout:
         return cls(connect=value, read=value, write=value, pool=value, total=value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RetryPolicy:
+class RetryPolicy(Record):
     """How hard to try.
 
     - ``max_attempts`` (3): attempts in all, the first included; 1 disables retries.
@@ -239,8 +241,7 @@ class RateLimiter:
 
 # The driver's actions and outcomes are positional, like the events they are
 # (``Send(request, timeout, deadline)``, ``Reply(status, headers, body)``).
-@dataclass(frozen=True, slots=True)
-class Send:
+class Send(Record, kw_only=False):
     """Action: send ``request``; the attempt must end by ``deadline`` (clock time)."""
 
     request: HttpRequest
@@ -248,15 +249,13 @@ class Send:
     deadline: float
 
 
-@dataclass(frozen=True, slots=True)
-class Sleep:
+class Sleep(Record, kw_only=False):
     """Action: wait ``seconds``."""
 
     seconds: float
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
+class Reply(Record, kw_only=False):
     """Outcome of a ``Send``: what came back (the body read at most to the limit).
 
     ``truncated`` says the body went on past the limit and was cut there.
@@ -268,8 +267,7 @@ class Reply:
     truncated: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AttemptInfo:
+class AttemptInfo(Record):
     """What one attempt did, for the ``on_attempt`` hook (metrics, tracing).
 
     Holds no secrets: no body, no username, no token. ``duration`` and
