@@ -455,8 +455,9 @@ class FakeCognito:
         self._requests: list[ReceivedRequest] = []
         self._history: list[FeedbackRecord] = []
         self._faults: collections.deque[_Fault] = collections.deque()
-        self._transport: FakeTransport | None = None
-        self._asgi: FakeASGIApp | None = None
+        # Both drivers are thin and hold only this fake: made here, once.
+        self._transport = FakeTransport(self)
+        self._asgi = FakeASGIApp(self)
 
     # --- setup ------------------------------------------------------------------
 
@@ -664,18 +665,12 @@ class FakeCognito:
     @property
     def transport(self) -> FakeTransport:
         """An httpx transport for ``httpx.Client`` and ``httpx.AsyncClient``."""
-        with self._lock:
-            if self._transport is None:
-                self._transport = FakeTransport(self)
-            return self._transport
+        return self._transport
 
     @property
     def asgi(self) -> FakeASGIApp:
         """An ASGI 3 application serving the fake."""
-        with self._lock:
-            if self._asgi is None:
-                self._asgi = FakeASGIApp(self)
-            return self._asgi
+        return self._asgi
 
     @contextlib.contextmanager
     def serve(self, port: int = 0, host: str = "127.0.0.1") -> Generator[str, None, None]:
