@@ -19,7 +19,7 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable, Generator
 
-from ._endpoints import check_endpoint_url, validate_region
+from ._endpoints import check_custom_endpoint, validate_region
 from ._errors import RequestTimeoutError, TransportError, ValidationError
 from ._model import FeedbackValue, UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
 from ._protocol import Headers, build_request, check_user_agent_extra
@@ -238,12 +238,9 @@ class ShellConfig:
         random: Callable[[], float] = _random.random,
     ) -> None:
         if endpoint_url is not None:
-            if use_fips or use_dualstack:
-                raise ValidationError(
-                    field="endpoint_url",
-                    rule="a custom endpoint cannot be combined with use_fips or use_dualstack",
-                )
-            endpoint_url = check_endpoint_url(endpoint_url, allow_http=allow_http)
+            endpoint_url = check_custom_endpoint(
+                endpoint_url, use_fips=use_fips, use_dualstack=use_dualstack, allow_http=allow_http
+            )
         if region is not None:
             validate_region(region)
         if user_agent_extra is not None:
