@@ -922,7 +922,7 @@ def test_usernames_and_tokens_are_never_logged(caplog: pytest.LogCaptureFixture)
         )
     assert len(sender.calls) == 4
     # Only our records: the test's own httpx client logs the URLs it fetches
-    # (as an ASGI server's access log would: see the README).
+    # (as an ASGI server's access log would: see docs/feedback-app.md).
     messages = [r.getMessage() for r in caplog.records if r.name.startswith("cognito_raw")]
     assert any("feedback success" in m for m in messages)
     assert any("feedback expired" in m for m in messages)

@@ -2,8 +2,8 @@
 
 The app is driven straight through ASGI (one scope per POST) with a fake clock, so
 a crowd of addresses and minutes of simulated time cost milliseconds and no test
-waits on real time. The lockout figures in the README's "Operating the feedback
-app" come from ``longest_lockout`` below.
+waits on real time. The lockout figures in docs/feedback-app.md's "Operating the
+feedback app" come from ``longest_lockout`` below.
 """
 
 from __future__ import annotations

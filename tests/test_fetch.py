@@ -72,11 +72,10 @@ def run_in_pyodide(config: dict[str, Any]) -> dict[str, Any]:
     return report
 
 
-def readme_worker() -> str:
-    """The README's Cloudflare Python Worker (``src/entry.py``), as written."""
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme.split("## Edge runtimes", 1)[1]
-    return section.split("```python\n# src/entry.py", 1)[1].split("\n", 1)[1].split("```", 1)[0]
+def docs_worker() -> str:
+    """docs/edge.md's Cloudflare Python Worker (``src/entry.py``), as written."""
+    page = (Path(__file__).resolve().parent.parent / "docs" / "edge.md").read_text()
+    return page.split("```python\n# src/entry.py", 1)[1].split("\n", 1)[1].split("```", 1)[0]
 
 
 def feedback(seeded: AuthEvent) -> dict[str, str]:
@@ -142,7 +141,7 @@ def run() -> Run:
                 "huge": huge.url,
                 "reset": reset.url,
                 "refused": loopback.closed_port(),
-                "worker_code": readme_worker(),
+                "worker_code": docs_worker(),
             }
         )
         paths = list(redirect.paths)
@@ -220,8 +219,8 @@ def test_faults(run: Run, scenario: str, kind: str, attempts: int) -> None:
         assert run.redirect_paths == ["/"], "the redirect was not followed"
 
 
-def test_the_readme_worker_handler(run: Run) -> None:
-    # The README's Worker under Pyodide, the workers module stood in for.
+def test_the_docs_worker_handler(run: Run) -> None:
+    # docs/edge.md's Worker under Pyodide, the workers module stood in for.
     assert run.results["worker"]["answers"] == [
         [200, "recorded"],
         [405, "use POST"],

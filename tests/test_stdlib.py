@@ -237,12 +237,11 @@ def test_the_same_results_as_the_httpx_client() -> None:
     assert outcomes["cognito_raw.stdlib"][1][0] is cognito_raw.InvalidParameterException
 
 
-def test_the_readme_lambda_handler_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The README's "Edge runtimes" handler.py, as written, its Client pointed
-    # at the fake (the README's has the region come from the user pool ID).
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme.split("## Edge runtimes", 1)[1]
-    code = section.split("```python\n# handler.py\n", 1)[1].split("```", 1)[0]
+def test_the_docs_lambda_handler_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # docs/edge.md's handler.py, as written, its Client pointed at the fake
+    # (the page's has the region come from the user pool ID).
+    page = (Path(__file__).resolve().parent.parent / "docs" / "edge.md").read_text()
+    code = page.split("```python\n# handler.py\n", 1)[1].split("```", 1)[0]
     fake = FakeCognito()
     event = fake.seed()
     feedback = {
@@ -256,7 +255,7 @@ def test_the_readme_lambda_handler_runs(monkeypatch: pytest.MonkeyPatch) -> None
         real = stdlib.Client
         monkeypatch.setattr(stdlib, "Client", lambda: real(endpoint_url=url))
         module: dict[str, Any] = {}
-        exec(compile(code, "README.md", "exec"), module)  # noqa: S102 - our own README
+        exec(compile(code, "docs/edge.md", "exec"), module)  # noqa: S102 - our own docs
         recorded = module["handler"]({"feedback": feedback}, None)
         refused = module["handler"]({"feedback": {**feedback, "feedback_token": "x"}}, None)
         module["cognito"].close()

@@ -100,7 +100,7 @@ class _Request:
 
 
 async def _worker(code: str, url: str, event: dict[str, str]) -> dict[str, list[Any]]:
-    """The README's Worker handler, as written, with stand-ins for the ``workers`` module."""
+    """docs/edge.md's Worker handler, as written, with stand-ins for the ``workers`` module."""
     stub = types.ModuleType("workers")
     stub.Response = _Response  # type: ignore[attr-defined]
     stub.WorkerEntrypoint = object  # type: ignore[attr-defined]
@@ -109,7 +109,7 @@ async def _worker(code: str, url: str, event: dict[str, str]) -> dict[str, list[
     fetch_module.AsyncClient = lambda: real(endpoint_url=url)  # type: ignore[assignment, misc]
     try:
         namespace: dict[str, Any] = {}
-        exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+        exec(compile(code, "docs/edge.md", "exec"), namespace)  # noqa: S102 - our own docs
     finally:
         fetch_module.AsyncClient = real  # type: ignore[misc]
     handler = namespace["Default"]()
