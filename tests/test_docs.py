@@ -1,4 +1,4 @@
-"""The README and docs/*.md: every relative link resolves inside the repository.
+"""The project's Markdown pages: every relative link resolves inside the repository.
 
 A page moved or renamed, or a heading reworded, would otherwise leave a link
 that 404s on GitHub and in a source checkout alike. Links to other sites are
@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = sorted((ROOT / "docs").glob("*.md"))
+PAGES = [
+    ROOT / "README.md",
+    *DOCS,
+    *sorted((ROOT / "benchmarks").glob("*.md")),
+    ROOT / "spec" / "recordings" / "README.md",
+]
 
 _FENCE = re.compile(r"^```.*?^```", re.M | re.S)
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
@@ -55,5 +61,5 @@ def test_every_relative_link_resolves(page: Path) -> None:
 def test_the_checker_sees_links() -> None:
     # Guards the regular expressions: the README links to every page of docs/.
     linked = {link.split("#")[0] for link in _relative_links(ROOT / "README.md")}
-    for page in PAGES[1:]:
+    for page in DOCS:
         assert f"docs/{page.name}" in linked, page.name
