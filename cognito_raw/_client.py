@@ -1,6 +1,6 @@
 """Client and AsyncClient: ``run_call`` carried out over a stock httpx client.
 
-The only module that imports httpx. It holds no protocol knowledge and no
+The only client module that imports httpx. It holds no protocol knowledge and no
 retry rule: the request comes from ``ShellConfig.plan`` (``build_request``),
 the reply goes back to ``run_call``, which parses it and decides. What lives
 here is I/O: sending through an ``httpx.Client``/``httpx.AsyncClient`` (ours,

@@ -64,7 +64,9 @@ class CognitoError(Exception):
     """Base class of every exception cognito-raw raises.
 
     ``attempts`` is how many attempts the call made and ``errors`` the
-    exceptions of the attempts before the last (set by the clients).
+    exceptions of the attempts before the last, set by the clients on what
+    they raise after planning a call (0: nothing was sent). A
+    ``ValidationError`` raised before any attempt keeps the class default.
     """
 
     attempts: int = 1

@@ -822,7 +822,8 @@ def feedback_app(
       link Cognito rejects (expired or made-up token, unknown user) waits
       ``rejection_penalty`` seconds before its next POST. So a crowd of N
       keys spends at most N calls at once and N per penalty after that (the
-      README's "Operating it" works out the lockout). With an ``outbox``
+      lockout is worked out in docs/feedback-app.md, "4. Operating the
+      feedback app"). With an ``outbox``
       these last two rules do not apply: the outbox's own flow spends the
       bucket.
     - ``remember_for`` seconds a success is remembered (double clicks then

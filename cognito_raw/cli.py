@@ -46,7 +46,7 @@ __all__ = [
 TOKEN_ENV: Final = "COGNITO_FEEDBACK_TOKEN"  # noqa: S105 - a variable name
 
 # Exit codes, one per outcome a script can act on (documented in --help and
-# the README).
+# docs/cli.md).
 EXIT_OK: Final = 0
 EXIT_BAD_INPUT: Final = 2
 EXIT_TOKEN_REJECTED: Final = 3
