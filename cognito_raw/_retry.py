@@ -3,9 +3,10 @@
 ``run_call`` is a generator that yields what to do (``Send`` a request,
 ``Sleep`` a while) and is sent what happened (a ``Reply`` or a
 ``TransportError``). The four client shells (``Client``, ``AsyncClient``,
-``stdlib.Client``, ``fetch.AsyncClient``) only carry out those actions, so every decision (retry or not, how long to wait, what the final
-exception says) lives here once. Sleep, clock and randomness are the
-drivers' and the tests' to inject.
+``stdlib.Client``, ``fetch.AsyncClient``) only carry out those actions, so
+every decision (retry or not, how long to wait, what the final exception
+says) lives here once. Sleep, clock and randomness are the drivers' and the
+tests' to inject.
 
 Defaults follow the AWS SDKs' standard retry mode (3 attempts, full-jitter
 exponential backoff, a 500-token retry quota costing 5 per retry and 10 per
