@@ -11,7 +11,6 @@ import argparse
 import json
 import logging
 import os
-import shlex
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final, TextIO
@@ -27,8 +26,9 @@ from ._errors import (
     ValidationError,
 )
 from ._model import UpdateAuthEventFeedbackRequest
-from ._protocol import HttpRequest, build_request, redact_body
+from ._protocol import build_request
 from ._version import __version__
+from ._wiretext import show_request
 
 if TYPE_CHECKING:
     from ._model import UpdateAuthEventFeedbackResponse
@@ -183,21 +183,6 @@ def _read_token(path: str | None, stdin: TextIO) -> str:
             raise _Usage(f"no feedback token: use --token-file PATH (- for stdin) or ${TOKEN_ENV}")
     # A file saved by an editor ends with a newline; the token itself never does.
     return token.strip()
-
-
-def show_request(http: HttpRequest, *, curl: bool, secrets: bool) -> str:
-    """An HTTP request as text (or a curl command); secrets redacted unless asked."""
-    body = http.body.decode() if secrets else redact_body(http.body)
-    if curl:
-        parts = ["curl", "-sS", "-X", http.method, http.url]
-        for name, value in http.headers.items():
-            if name != "Content-Length":  # curl computes it
-                parts += ["-H", f"{name}: {value}"]
-        parts += ["--data-binary", body]
-        return " ".join(shlex.quote(part) for part in parts)
-    lines = [f"{http.method} {http.url} HTTP/1.1"]
-    lines += [f"{name}: {value}" for name, value in http.headers.items()]
-    return "\n".join(lines) + "\n\n" + body
 
 
 def _outcome_json(

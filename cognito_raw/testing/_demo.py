@@ -16,7 +16,7 @@ from cognito_raw._client import Client
 from cognito_raw._errors import NotAuthorizedException
 from cognito_raw._protocol import build_request
 from cognito_raw._retry import AttemptInfo, RetryPolicy
-from cognito_raw.cli import show_request
+from cognito_raw._wiretext import show_request
 
 from ._fake import FakeCognito
 

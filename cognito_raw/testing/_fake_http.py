@@ -20,13 +20,40 @@ import time
 from collections.abc import Awaitable, Callable, Generator, MutableMapping
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 
 if TYPE_CHECKING:
-    from ._fake import FakeCognito, FakeReply
+    from cognito_raw._protocol import Headers
+
+
+class FakeReply(Protocol):
+    """A reply as the drivers deliver it (``_fake.FakeReply`` is one)."""
+
+    @property
+    def status(self) -> int: ...
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def delay(self) -> float: ...
+    @property
+    def drop(self) -> bool: ...
+
+
+class FakeCognito(Protocol):
+    """What the drivers serve: the fake's two entry points (``_fake.FakeCognito`` is one).
+
+    A structural type, so that this module, which the fake imports, needs
+    nothing of the fake's.
+    """
+
+    def handle(self, method: str, path: str, headers: Headers, body: bytes) -> FakeReply: ...
+    def refuse_oversized(self, method: str, path: str, headers: Headers) -> FakeReply: ...
+
 
 __all__ = ["MAX_REQUEST_BODY", "FakeASGIApp", "FakeTransport", "serve_fake"]
 
