@@ -125,12 +125,12 @@ def _own_or_theirs(
 class _HideReplyHeads(logging.Filter):
     """Keeps the status of reply heads httpcore logs at DEBUG, and the class of its errors.
 
-    httpcore logs every reply's head, header values included, and the
-    exception that ended reading one, whose text quotes the server's bytes
-    (h11's "illegal status line: ..."). A reply can echo the username or the
-    feedback token (a reflecting proxy, a hostile endpoint). Installed on
-    httpcore's HTTP/1.1 and HTTP/2 loggers by the first client created;
-    records of other kinds pass unchanged.
+    httpcore logs every reply's head, header values included, and every
+    exception that ended a step, whose text can quote the server's bytes
+    (h11's "illegal status line: ...", "illegal chunk header: ..."). A reply
+    can echo the username or the feedback token (a reflecting proxy, a
+    hostile endpoint). Installed on httpcore's loggers by the first client
+    created; records of other kinds pass unchanged.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -141,24 +141,43 @@ class _HideReplyHeads(logging.Filter):
             status = _STATUS.search(message)
             record.msg = "%s status=%s (headers hidden by cognito_raw)"
             record.args = (_HEADS, status.group(1) if status else "?")
-        elif message.startswith(_HEADS_FAILED):
-            error = _ERROR.search(message)
+        elif (failed := _FAILED.match(message)) is not None:
             record.msg = "%s exception=%s (its text hidden by cognito_raw)"
-            record.args = (_HEADS_FAILED, error.group(1) if error else "?")
+            record.args = (failed.group(1), failed.group(2))
+        return True
+
+
+class _HideReasonPhrase(logging.Filter):
+    """Hides the reason phrase of httpx's INFO line ``HTTP Request: ... "HTTP/1.1 400 ..."``.
+
+    The phrase is whatever the server sent, so it can echo the request's
+    secrets like any other reply text.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            record.msg == _REQUEST_LINE
+            and isinstance(record.args, tuple)
+            and len(record.args) == 5
+        ):
+            record.args = (*record.args[:4], "(reason phrase hidden by cognito_raw)")
         return True
 
 
 _HEADS = "receive_response_headers.complete"
-_HEADS_FAILED = "receive_response_headers.failed"
-_ERROR = re.compile(r"exception=(\w+)")
+# Every step's failure: "receive_response_body.failed exception=RemoteProtocolError(...)".
+_FAILED = re.compile(r"([\w.]+\.failed) exception=(\w+)")
 # httpcore's HTTP/1.1 head: (b'HTTP/1.1', 400, b'Bad Request', [...]); HTTP/2: (400, [...]).
 _STATUS = re.compile(r"return_value=\((?:b'[^']*', )?(\d+)")
+# httpx's own record of each request (httpx/_client.py).
+_REQUEST_LINE = 'HTTP Request: %s %s "%s %d %s"'
 
 
 @functools.cache
 def _hide_reply_heads_in_httpcore_logs() -> None:
-    for name in ("httpcore.http11", "httpcore.http2"):
+    for name in ("httpcore.http11", "httpcore.http2", "httpcore.connection", "httpcore.proxy"):
         logging.getLogger(name).addFilter(_HideReplyHeads())
+    logging.getLogger("httpx").addFilter(_HideReasonPhrase())
 
 
 def _check_idna(endpoint_url: str | None) -> None:

@@ -329,7 +329,9 @@ def _parse_retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 def _scrub(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
+    # Longest first: a username inside the token must not break the token's
+    # match by being replaced before it.
+    for secret in sorted(secrets, key=len, reverse=True):
         if len(secret) < _MIN_SCRUB:
             continue
         # A header carries bytes, read here as Latin-1: a non-ASCII secret

@@ -211,7 +211,30 @@ def single_attempt_script(s: Secrets) -> list[Step]:
         "reset_before_status",
         "close_before_status",
         echoed_status_line(s),
+        echoed_reason_phrase(s),
+        echoed_chunk_header(s),
     ]
+
+
+def echoed_reason_phrase(s: Secrets) -> faultserver.Fault:
+    """A valid error reply whose reason phrase quotes the secrets (httpx logs it at INFO)."""
+
+    def act(conn: faultserver.Conn) -> bool:
+        conn.send(f"HTTP/1.1 400 {s.echo}\r\nContent-Length: 2\r\n\r\n{{}}".encode())
+        return False
+
+    return act
+
+
+def echoed_chunk_header(s: Secrets) -> faultserver.Fault:
+    """A chunked success whose chunk-size line is the token (h11 quotes it in its error)."""
+
+    def act(conn: faultserver.Conn) -> bool:
+        head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        conn.send(f"{head}{s.token}\r\n{{}}\r\n0\r\n\r\n".encode())
+        return False
+
+    return act
 
 
 def echoed_status_line(s: Secrets) -> faultserver.Fault:
@@ -533,3 +556,14 @@ def test_the_feedback_app_pages_and_logs_hold_no_secrets() -> None:
     assert all(r.name == "httpx" for r in harness), "only the test's own client logs the link"
     for record in app_records:
         assert s.leaks(rendered(record)) == [], rendered(record)
+
+
+def test_a_username_inside_the_token_does_not_unmask_the_token() -> None:
+    # Scrubbing the username first would cut the token's echo in two.
+    username, token = "zqxw", "AbCzqxwXyZ0123456789secretsecret"
+    body = json.dumps({"__type": "NotAuthorizedException", "message": f"{token} for {username}"})
+    with pytest.raises(CognitoError) as info:
+        parse_response(400, {}, body.encode(), secrets=(username, token))
+    for text in (str(info.value), repr(info.value), str(info.value.message)):
+        assert "XyZ0123456789" not in text, text
+        assert username not in text, text
