@@ -304,6 +304,8 @@ class Client(BlockingShell):
         if not self._in_flight.acquire(timeout=min(send.timeout.pool, left)):
             return RequestTimeoutError("timed out waiting for a free connection (pool)")
         try:
+            # What is left after the wait for a slot bounds the network waits.
+            left = self._config.time_left(send)
             return self._exchange(_httpx_request(self._http, send, left), send)
         finally:
             self._in_flight.release()

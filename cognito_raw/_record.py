@@ -29,6 +29,12 @@ else:
         return lambda cls: cls
 
 
+def _own_fields(klass: type) -> list[str]:
+    # Under PEP 563 annotations are strings; ClassVars are not fields.
+    annotations = klass.__dict__.get("__annotations__", {})  # noqa: RUF063 - inspect is heavy
+    return [name for name, kind in annotations.items() if not str(kind).startswith("ClassVar")]
+
+
 def _restore(cls: type[Record], values: tuple[Any, ...]) -> Record:
     record: Record = cls._make(dict(zip(cls._fields, values, strict=True)), check=False)
     return record
@@ -44,16 +50,24 @@ class Record:
     _kw_only: ClassVar[bool] = True
     _rules: ClassVar[Mapping[str, Callable[[Any], Any]]] = {}
 
-    def __init_subclass__(cls, *, kw_only: bool = True, **kwargs: Any) -> None:
+    def __init_subclass__(cls, *, kw_only: bool | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        # Under PEP 563 annotations are strings; ClassVars are not fields.
-        annotations = cls.__dict__.get("__annotations__", {})  # noqa: RUF063 - inspect is heavy
-        cls._fields = tuple(
-            name for name, kind in annotations.items() if not str(kind).startswith("ClassVar")
-        )
-        cls._field_set = frozenset(cls._fields)
-        cls._defaults = {name: cls.__dict__[name] for name in cls._fields if name in cls.__dict__}
-        cls._kw_only = kw_only
+        # As a dataclass does: the fields of every Record base first, in
+        # order, then this class's own; a default may come from any of them,
+        # the nearest winning. kw_only is inherited unless the class says.
+        fields: dict[str, None] = {}
+        defaults: dict[str, object] = {}
+        for klass in reversed(cls.__mro__):
+            if not (isinstance(klass, type) and issubclass(klass, Record)) or klass is Record:
+                continue
+            fields.update(dict.fromkeys(_own_fields(klass)))
+            defaults.update(
+                {name: klass.__dict__[name] for name in fields if name in klass.__dict__}
+            )
+        cls._fields = tuple(fields)
+        cls._field_set = frozenset(fields)
+        cls._defaults = defaults
+        cls._kw_only = cls._kw_only if kw_only is None else kw_only
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         values = self._bind(args, kwargs)

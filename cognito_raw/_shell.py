@@ -245,6 +245,11 @@ class ShellConfig:
             validate_region(region)
         if user_agent_extra is not None:
             check_user_agent_extra(user_agent_extra)
+        if type(max_body) is not int or max_body < 1:
+            # A body limit of 0 or less would also lift the decompression bound.
+            raise ValidationError(
+                field="max_body", rule=f"must be an integer >= 1 (bytes; got {max_body!r})"
+            )
         if not isinstance(max_connections, int) or max_connections < 1:
             raise ValidationError(
                 field="max_connections", rule=f"must be an integer >= 1 (got {max_connections!r})"

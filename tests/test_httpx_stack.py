@@ -504,3 +504,12 @@ def test_the_docs_respx_example_runs(capsys: pytest.CaptureFixture[str]) -> None
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     exec(compile(code, "docs/testing.md", "exec"), {})  # noqa: S102 - our own docs
     assert capsys.readouterr().out == "rejected: Invalid token\n"
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, "x", True, None])
+def test_max_body_is_checked(flavor: str, value: Any) -> None:
+    # A limit of 0 or less would also lift the decompression bound.
+    cls = Client if flavor == "sync" else AsyncClient
+    with pytest.raises(ValidationError, match="max_body") as info:
+        cls(max_body=value)
+    assert info.value.field == "max_body"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Sequence
 
 import pytest
@@ -367,3 +368,26 @@ def test_a_truncated_error_body_still_names_the_error() -> None:
     result, _ = drive([Reply(400, headers, b'{"message":"cut', truncated=True)])
     assert isinstance(result, ServiceError)
     assert result.code == "UserNotFoundException"
+
+
+class NoBackoff(RetryPolicy):
+    """A policy that only changes behaviour (module level, so it pickles)."""
+
+    def backoff(self, retry: int, rand: float) -> float:
+        return 0.0
+
+
+class QuickTimeout(Timeout):
+    """A subclass that adds nothing."""
+
+
+def test_a_subclass_of_a_value_keeps_its_fields_and_defaults() -> None:
+    # As with a dataclass: a subclass that only changes behaviour is the same value.
+    policy = NoBackoff(max_attempts=5)
+    assert (policy.max_attempts, policy.base_delay, policy.retry_budget) == (5, 0.2, 500)
+    assert policy.backoff(3, 0.9) == 0.0
+    assert pickle.loads(pickle.dumps(policy)) == policy
+    with pytest.raises(ValidationError):
+        NoBackoff(max_attempts=0)
+    assert QuickTimeout(total=3).total == 3
+    assert QuickTimeout().read == Timeout().read
