@@ -340,8 +340,12 @@ class Store(Protocol):
         """Every pending row: (row ID, seconds left on its lease, 0 when free)."""
         ...
 
-    def scrub(self) -> None:
-        """Make erased secrets leave every database file (SQLite: checkpoint, truncate the WAL)."""
+    def scrub(self) -> bool:
+        """Make erased secrets leave every database file (SQLite: checkpoint, truncate the WAL).
+
+        False when something kept that from finishing (a reader holding an old
+        snapshot of the WAL): the caller tries again later.
+        """
         ...
 
     def close(self) -> None:
@@ -602,10 +606,21 @@ class Deliverer:
         await self.scrub()
 
     async def scrub(self) -> None:
-        """Scrub the files if rows were made final since the last scrub."""
+        """Scrub the files if rows were made final since the last scrub that finished.
+
+        A scrub kept from finishing (a reader on the WAL) or failing is tried
+        again at the next housekeeping: until then the erased values may still
+        be in the WAL file.
+        """
         if self._dirty:
             self._dirty = False
-            await self.db(self.store.scrub)
+            try:
+                done = await self.db(self.store.scrub)
+            except OutboxError:
+                self._dirty = True
+                raise
+            if not done:
+                self._dirty = True
 
     # -- serving a running app ----------------------------------------------------------
 

@@ -163,8 +163,9 @@ class PostgresStore(SQLStore):
                 conn.close()
                 self._forget()
 
-    def scrub(self) -> None:
+    def scrub(self) -> bool:
         """See ``Store.scrub``: nothing to do here beyond the erasure (see the module)."""
+        return True
 
     def close(self) -> None:
         """See ``Store.close``."""

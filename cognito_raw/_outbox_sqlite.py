@@ -36,6 +36,8 @@ __all__ = ["SQLiteStore"]
 
 # Long enough for a burst of writers from several processes to queue.
 _BUSY_TIMEOUT: Final = 10.0
+# How long a scrub waits for readers before it reports busy and is retried.
+_SCRUB_WAIT_MS: Final = 200
 _SCHEMA: Final = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} ("
     "id INTEGER PRIMARY KEY AUTOINCREMENT, digest BLOB NOT NULL UNIQUE, "
@@ -149,14 +151,26 @@ class SQLiteStore(SQLStore):
             except sqlite3.Error as exc:
                 raise OutboxError(f"{op}: {type(exc).__name__}: {exc}") from exc
 
-    def scrub(self) -> None:
-        """See ``Store.scrub``: checkpoint the WAL into the file and truncate it."""
+    def scrub(self) -> bool:
+        """See ``Store.scrub``: checkpoint the WAL into the file and truncate it.
+
+        A reader holding an old snapshot keeps the WAL from being truncated:
+        the checkpoint then reports busy (after a short wait, not the busy
+        timeout, so POSTs are not held up) and this returns False.
+        """
         with self._lock:
             conn = self._connect()
             try:
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+                conn.execute(f"PRAGMA busy_timeout = {_SCRUB_WAIT_MS}")
+                try:
+                    (busy, _log, _checkpointed), *_ = conn.execute(
+                        "PRAGMA wal_checkpoint(TRUNCATE)"
+                    ).fetchall()
+                finally:
+                    conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT * 1000)}")
             except sqlite3.Error as exc:
                 raise OutboxError(f"scrub: {type(exc).__name__}: {exc}") from exc
+            return bool(busy == 0)
 
     def close(self) -> None:
         """See ``Store.close``."""

@@ -52,6 +52,7 @@ from cognito_raw._outbox import (
     redact_url,
     retry_delay,
 )
+from cognito_raw._outbox_sqlite import SQLiteStore
 from tests.outbox_support import BACKENDS, outbox_url
 
 
@@ -522,3 +523,38 @@ def test_connection_errors_never_show_the_password(url: str) -> None:
     assert "hunter" not in str(caught.value)
     assert "hunter" not in repr(store)
     assert caught.value.__cause__ is None
+
+
+def test_a_scrub_kept_from_finishing_by_a_reader_says_so_and_finishes_later(
+    tmp_path: Path,
+) -> None:
+    # A reader on an old snapshot (a status command, a backup) keeps the WAL
+    # from being truncated: scrub reports it, so the deliverer tries again,
+    # and once the reader is gone the secrets leave every file.
+    path = tmp_path / "outbox.db"
+    store = SQLiteStore(str(path))
+    key = store.open()
+    request = UpdateAuthEventFeedbackRequest(
+        user_pool_id="us-east-1_AbC123",
+        username="reader-held-user",
+        event_id="ev1",
+        feedback_token="ReaderHeldToken123",
+        feedback_value="Valid",
+    )
+    added = store.add(request, digest(key, request), owner="test", lease=30)
+    reader = sqlite3.connect(path, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        store.finish(added.id, "delivered", None)
+        assert store.scrub() is False
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+    assert store.scrub() is True
+    for suffix in ("", "-wal", "-shm"):
+        file = Path(f"{path}{suffix}")
+        data = file.read_bytes() if file.exists() else b""
+        assert b"ReaderHeldToken123" not in data, suffix
+        assert b"reader-held-user" not in data, suffix
+    store.close()
