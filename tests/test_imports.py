@@ -40,15 +40,19 @@ _PROBE = textwrap.dedent(
 )
 
 
-def modules_loaded_by(probe: str) -> list[str]:
-    """The modules a fresh interpreter loads running ``probe`` (it prints them as JSON)."""
-    out = subprocess.run(
+def probe_output(probe: str) -> str:
+    """What ``probe`` prints, run in a fresh interpreter given this cognito_raw's parent folder."""
+    return subprocess.run(
         [sys.executable, "-I", "-c", probe, _PACKAGE_PARENT],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    loaded: list[str] = json.loads(out)
+
+
+def modules_loaded_by(probe: str) -> list[str]:
+    """The modules a fresh interpreter loads running ``probe`` (it prints them as JSON)."""
+    loaded: list[str] = json.loads(probe_output(probe))
     return loaded
 
 
@@ -135,10 +139,4 @@ _LAZY_PROBE = textwrap.dedent(
 
 
 def test_clients_and_heavy_modules_load_lazily() -> None:
-    out = subprocess.run(
-        [sys.executable, "-I", "-c", _LAZY_PROBE, _PACKAGE_PARENT],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert out.strip() == "ok"
+    assert probe_output(_LAZY_PROBE).strip() == "ok"

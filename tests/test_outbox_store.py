@@ -54,6 +54,7 @@ from cognito_raw._outbox import (
 )
 from cognito_raw._outbox_sqlite import SQLiteStore
 from tests.outbox_support import BACKENDS, outbox_url
+from tests.test_imports import probe_output
 
 
 @pytest.fixture(params=BACKENDS)
@@ -492,19 +493,7 @@ print("ok")
 
 
 def test_database_drivers_load_only_when_used() -> None:
-    import subprocess
-    import sys
-
-    import cognito_raw
-
-    parent = str(Path(cognito_raw.__file__).resolve().parent.parent)
-    out = subprocess.run(
-        [sys.executable, "-I", "-c", _IMPORT_PROBE, parent],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert out.strip() == "ok"
+    assert probe_output(_IMPORT_PROBE).strip() == "ok"
 
 
 @pytest.mark.parametrize(

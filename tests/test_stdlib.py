@@ -25,7 +25,6 @@ from __future__ import annotations
 import socket
 import ssl
 import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -69,7 +68,7 @@ from tests.test_faults import (
 )
 from tests.test_faults import MAX_PEAK as BOTH_CLIENTS_PEAK
 from tests.test_httpx_stack import _Proxy, _raw_server, no_real_network
-from tests.test_imports import modules_loaded_by, outside_the_standard_library
+from tests.test_imports import modules_loaded_by, outside_the_standard_library, probe_output
 from tests.test_secrets import ONCE as SECRETS_ONCE
 from tests.test_secrets import (
     SOCKET_EXAMPLES,
@@ -465,14 +464,7 @@ _CONTEXT_PROBE = textwrap.dedent(
 
 
 def test_the_tls_context_is_built_once_and_never_for_http() -> None:
-    parent = str(Path(cognito_raw.__file__).resolve().parent.parent)
-    out = subprocess.run(
-        [sys.executable, "-I", "-c", _CONTEXT_PROBE, parent],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert out.strip() == "ok"
+    assert probe_output(_CONTEXT_PROBE).strip() == "ok"
 
 
 # --- proxies -------------------------------------------------------------------------
