@@ -8,6 +8,7 @@ knows the wire. Each rule names its public source where it is applied.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Iterable, Mapping
@@ -159,8 +160,6 @@ def redact_body(body: bytes) -> str:
 
     A body that is not a JSON object is not shown at all.
     """
-    import json  # noqa: PLC0415 - see _load_object
-
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
@@ -216,23 +215,24 @@ def build_request(
     return HttpRequest(method="POST", url=url, headers=headers, body=body)
 
 
+# Compact, as the AWS SDKs for JavaScript write it; NaN and Infinity are not
+# JSON, so an unchecked request holding one is refused rather than sent.
+_JSON: Final = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def _json_body(request: UpdateAuthEventFeedbackRequest) -> bytes:
     # Members in the model's order. An unchecked request sends its values as
     # given (any JSON value, for fuzzing a server: numbers, null, lists...);
     # a FeedbackValue is a str, which json writes as its value.
-    import json  # noqa: PLC0415 - see _load_object
-
     try:
-        return json.dumps(
+        return _JSON.encode(
             {
                 "UserPoolId": request.user_pool_id,
                 "Username": request.username,
                 "EventId": request.event_id,
                 "FeedbackToken": request.feedback_token,
                 "FeedbackValue": request.feedback_value,
-            },
-            separators=(",", ":"),
-            allow_nan=False,  # NaN is not JSON
+            }
         ).encode()
     except (TypeError, ValueError) as exc:
         raise ValidationError(
@@ -346,10 +346,6 @@ def _scrub(text: str, secrets: Iterable[str]) -> str:
 
 
 def _load_object(body: bytes) -> dict[str, object] | None:
-    # json is imported on first use, not with the package: it is a fifth of
-    # the core's import time, and a cold start that never calls pays nothing.
-    import json  # noqa: PLC0415
-
     # json.loads raises RecursionError for deeply nested input, ValueError for
     # bad JSON or bad UTF-8: both mean "not a JSON object" here.
     try:

@@ -109,7 +109,6 @@ _LAZY_PROBE = textwrap.dedent(
     assert "httpx" not in sys.modules
     assert "dataclasses" not in sys.modules
     assert "typing" not in sys.modules, "typing costs milliseconds at import"
-    assert "json" not in sys.modules
     client = cognito_raw.Client(
         endpoint_url="http://127.0.0.1:9", retry=cognito_raw.RetryPolicy(max_attempts=1)
     )
