@@ -128,19 +128,16 @@ class Member(Record):
             raise ValidationError(
                 field=self.field, rule=f"must be {bound} characters long (got {len(value)})"
             )
-        rule = self._pattern_fault(value)
+        if self.regex is None:
+            rule = _username_fault(value)
+        elif self.regex.fullmatch(value) is None:
+            shown = "" if self.sensitive else f" (got {_shown(value)})"
+            rule = f"must match {self.pattern} {self.note}{shown}"
+        else:
+            return value
         if rule is not None:
             raise ValidationError(field=self.field, rule=rule)
         return value
-
-    def _pattern_fault(self, text: str) -> str | None:
-        # The pattern rule ``text`` breaks, or None.
-        if self.regex is None:
-            return _username_fault(text)
-        if self.regex.fullmatch(text) is not None:
-            return None
-        shown = "" if self.sensitive else f" (got {_shown(text)})"
-        return f"must match {self.pattern} {self.note}{shown}"
 
 
 # In the model's order: the service lists violations in this order.

@@ -11,7 +11,8 @@ A ``Record`` subclass gets, from its annotations alone: a constructor
 class attributes, equality and hashing over the fields, immutability,
 pickling and a ``repr``. ``_rules`` maps a field to the function that checks
 and normalises its value at construction; ``__post_init__`` runs after, as in
-a dataclass.
+a dataclass. As a dataclass's, the constructor is written as source once per
+class, so it binds its arguments as any function does.
 """
 
 from __future__ import annotations
@@ -36,8 +37,61 @@ def _own_fields(klass: type) -> list[str]:
 
 
 def _restore(cls: type[Record], values: tuple[Any, ...]) -> Record:
-    record: Record = cls._make(dict(zip(cls._fields, values, strict=True)), check=False)
-    return record
+    return cls._make(dict(zip(cls._fields, values, strict=True)), check=False)
+
+
+def _has_post_init(cls: type[Record]) -> bool:
+    return cls.__post_init__ is not Record.__post_init__
+
+
+def _parameters(cls: type[Record]) -> str:
+    # The constructor's parameter list: "a, b=_default_b", after "*, " for a
+    # keyword-only class. Positional fields, as in a dataclass, may not put
+    # one without a default after one with.
+    params = [f"{name}=_default_{name}" if name in cls._defaults else name for name in cls._fields]
+    if cls._kw_only:
+        return "*, " + ", ".join(params)
+    defaulted = [name in cls._defaults for name in cls._fields]
+    if defaulted != sorted(defaulted):
+        raise TypeError(f"{cls.__name__}: a field without a default follows one with a default")
+    return ", ".join(params)
+
+
+def _write_functions(cls: type[Record]) -> tuple[Callable[..., None], Callable[..., Any]]:
+    # As dataclasses does, each class's constructor is written out as source
+    # once: a call then binds its arguments as any function's do (the
+    # interpreter reports a missing, unknown or repeated argument), and each
+    # rule is applied in field order, so the first bad field is the one named.
+    # Field names are identifiers (annotations of a class body); defaults and
+    # rules reach the source by name, never as text. ``_raw`` builds a value
+    # without rules or __post_init__ (``unchecked()``, unpickling).
+    names = cls._fields
+    checked = ", ".join(
+        f"{name!r}: _rule_{name}({name})" if name in cls._rules else f"{name!r}: {name}"
+        for name in names
+    )
+    raw = ", ".join(f"{name!r}: {name}" for name in names)
+    # As in a dataclass, __post_init__ is called only where a class defines one.
+    post_init = "    _record_self.__post_init__()\n" if _has_post_init(cls) else ""
+    keyword_only = _parameters(cls).removeprefix("*, ")
+    source = (
+        f"def __init__(_record_self, {_parameters(cls)}):\n"
+        f"    _set(_record_self, '__dict__', {{{checked}}})\n"
+        f"{post_init}"
+        f"def _raw(_record_cls, *, {keyword_only}):\n"
+        "    _record_self = _new(_record_cls)\n"
+        f"    _set(_record_self, '__dict__', {{{raw}}})\n"
+        "    return _record_self\n"
+    )
+    namespace: dict[str, Any] = {"_set": object.__setattr__, "_new": object.__new__}
+    namespace.update({f"_default_{name}": value for name, value in cls._defaults.items()})
+    namespace.update({f"_rule_{name}": rule for name, rule in cls._rules.items()})
+    exec(source, namespace)  # noqa: S102 - the source is built above from identifiers only
+    init, raw_values = namespace["__init__"], namespace["_raw"]
+    # The interpreter's TypeErrors name a function by its __qualname__.
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    raw_values.__qualname__ = cls.__qualname__
+    return init, raw_values
 
 
 @dataclass_transform(kw_only_default=True, frozen_default=True)
@@ -45,10 +99,10 @@ class Record:
     """Base of the core's immutable values."""
 
     _fields: ClassVar[tuple[str, ...]] = ()
-    _field_set: ClassVar[frozenset[str]] = frozenset()
     _defaults: ClassVar[Mapping[str, object]] = {}
     _kw_only: ClassVar[bool] = True
     _rules: ClassVar[Mapping[str, Callable[[Any], Any]]] = {}
+    _raw: ClassVar[Callable[..., Any]]
 
     def __init_subclass__(cls, *, kw_only: bool | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -65,50 +119,25 @@ class Record:
                 {name: klass.__dict__[name] for name in fields if name in klass.__dict__}
             )
         cls._fields = tuple(fields)
-        cls._field_set = frozenset(fields)
         cls._defaults = defaults
         cls._kw_only = cls._kw_only if kw_only is None else kw_only
+        init, cls._raw = _write_functions(cls)
+        cls.__init__ = init  # type: ignore[method-assign]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        values = self._bind(args, kwargs)
-        # _rules lists its fields in field order: the first bad one is reported.
-        for name, rule in self._rules.items():
-            values[name] = rule(values[name])
-        # The fields are the instance's dict, set at once: __setattr__ refuses
-        # every write.
-        object.__setattr__(self, "__dict__", values)
-        self.__post_init__()
+        # Replaced in every subclass by the constructor _write_functions writes.
+        raise TypeError("Record is a base class: define a subclass with fields")
 
     def __post_init__(self) -> None:
         """Checks that involve several fields, or every field alike; raise to refuse."""
 
     @classmethod
-    def _bind(cls, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        # The arguments as a dict of every field, as a dataclass's __init__
-        # would take them, with the same kind of TypeError for a wrong call.
-        if args:
-            if cls._kw_only or len(args) > len(cls._fields):
-                raise TypeError(f"{cls.__name__}() takes keyword arguments only")
-            positional = dict(zip(cls._fields, args, strict=False))
-            if positional.keys() & kwargs.keys():
-                raise TypeError(f"{cls.__name__}() got multiple values for an argument")
-            kwargs = positional | kwargs
-        values = {**cls._defaults, **kwargs} if cls._defaults else kwargs
-        if values.keys() != cls._field_set:
-            unknown = sorted(values.keys() - cls._field_set)
-            missing = [name for name in cls._fields if name not in values]
-            what = f"unexpected {unknown}" if unknown else f"missing {missing}"
-            raise TypeError(f"{cls.__name__}() got keyword arguments {what}")
-        return values
-
-    @classmethod
     def _make(cls, values: Mapping[str, Any], *, check: bool = True) -> Self:
-        # A value from keyword values; check=False skips _rules.
+        # A value from keyword values; check=False skips _rules and __post_init__.
         if check:
             return cls(**values)
-        self = object.__new__(cls)
-        object.__setattr__(self, "__dict__", cls._bind((), dict(values)))
-        return self
+        record: Self = cls._raw(cls, **values)
+        return record
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self._fields)
