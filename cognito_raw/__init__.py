@@ -10,8 +10,8 @@ Pyodide).
 
 from __future__ import annotations
 
-from ._endpoints import check_endpoint_url, resolve_endpoint
-from ._errors import (
+from ._core.endpoints import check_endpoint_url, resolve_endpoint
+from ._core.errors import (
     CognitoError,
     InternalErrorException,
     InvalidParameterException,
@@ -27,8 +27,12 @@ from ._errors import (
     UserPoolAddOnNotEnabledException,
     ValidationError,
 )
-from ._model import FeedbackValue, UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
-from ._protocol import (
+from ._core.model import (
+    FeedbackValue,
+    UpdateAuthEventFeedbackRequest,
+    UpdateAuthEventFeedbackResponse,
+)
+from ._core.protocol import (
     HttpRequest,
     build_request,
     is_retryable,

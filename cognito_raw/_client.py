@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 
-from ._errors import RequestTimeoutError, TransportError, ValidationError
+from ._core.errors import RequestTimeoutError, TransportError, ValidationError
 from ._retry import (
     BodyReader,
     Reply,

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ._bucket import TokenBucket
-from ._errors import (
+from ._core.errors import (
     CognitoError,
     InternalErrorException,
     InvalidParameterException,
@@ -61,6 +61,11 @@ from ._errors import (
     TransportError,
     UserNotFoundException,
     ValidationError,
+)
+from ._core.model import (
+    FeedbackValue,
+    UpdateAuthEventFeedbackRequest,
+    UpdateAuthEventFeedbackResponse,
 )
 from ._links_page import DEFAULT_STYLESHEET, FeedbackTexts, render_page, style_hash
 from ._links_url import (
@@ -74,7 +79,6 @@ from ._links_url import (
     parse_link,
     request_from_fields,
 )
-from ._model import FeedbackValue, UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
 from ._outbox import Outbox, dedupe_material
 
 if TYPE_CHECKING:

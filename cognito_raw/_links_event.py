@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from ._errors import ValidationError
+from ._core.errors import ValidationError
+from ._core.model import FeedbackValue, UpdateAuthEventFeedbackRequest
 from ._links_url import make_link
-from ._model import FeedbackValue, UpdateAuthEventFeedbackRequest
 
 __all__ = [
     "ATO_TRIGGER_SOURCE",

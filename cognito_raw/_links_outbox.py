@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 
 from ._bucket import TokenBucket
+from ._core.model import UpdateAuthEventFeedbackRequest
 from ._links_app import FeedbackOutcome
-from ._model import UpdateAuthEventFeedbackRequest
 from ._outbox import (
     DELIVERED,
     EXPIRED,

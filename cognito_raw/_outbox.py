@@ -43,14 +43,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ._bucket import TokenBucket
-from ._errors import (
+from ._core.errors import (
     CognitoError,
     ProtocolError,
     ServiceError,
     TransportError,
     ValidationError,
 )
-from ._model import UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
+from ._core.model import UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
 
 if TYPE_CHECKING:
     from ._retry import RetryPolicy, Timeout

@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any, Final, Protocol
 
-from ._model import UpdateAuthEventFeedbackRequest
+from ._core.model import UpdateAuthEventFeedbackRequest
 from ._outbox import (
     DELIVERED,
     EXPIRED,

@@ -23,16 +23,16 @@ import time
 from collections.abc import Callable, Generator
 
 from ._bucket import TokenBucket
-from ._errors import (
+from ._core.errors import (
     CognitoError,
     RequestTimeoutError,
     ServiceError,
     TransportError,
     ValidationError,
 )
-from ._model import UpdateAuthEventFeedbackResponse
-from ._protocol import Headers, HttpRequest, parse_response
-from ._record import Record
+from ._core.model import UpdateAuthEventFeedbackResponse
+from ._core.protocol import Headers, HttpRequest, parse_response
+from ._core.record import Record
 
 __all__ = [
     "COGNITO_USER_RESOURCE_UPDATE_RPS",

@@ -19,10 +19,14 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable, Generator
 
-from ._endpoints import check_custom_endpoint, validate_region
-from ._errors import RequestTimeoutError, TransportError, ValidationError
-from ._model import FeedbackValue, UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
-from ._protocol import Headers, build_request, check_user_agent_extra
+from ._core.endpoints import check_custom_endpoint, validate_region
+from ._core.errors import RequestTimeoutError, TransportError, ValidationError
+from ._core.model import (
+    FeedbackValue,
+    UpdateAuthEventFeedbackRequest,
+    UpdateAuthEventFeedbackResponse,
+)
+from ._core.protocol import Headers, build_request, check_user_agent_extra
 from ._retry import (
     DEFAULT_MAX_BODY,
     AttemptInfo,

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final, TextIO
 
-from ._errors import (
+from ._core.errors import (
     CognitoError,
     NotAuthorizedException,
     ProtocolError,
@@ -25,13 +25,13 @@ from ._errors import (
     UserNotFoundException,
     ValidationError,
 )
-from ._model import UpdateAuthEventFeedbackRequest
-from ._protocol import build_request
+from ._core.model import UpdateAuthEventFeedbackRequest
+from ._core.protocol import build_request
+from ._core.wiretext import show_request
 from ._version import __version__
-from ._wiretext import show_request
 
 if TYPE_CHECKING:
-    from ._model import UpdateAuthEventFeedbackResponse
+    from ._core.model import UpdateAuthEventFeedbackResponse
 
 __all__ = [
     "EXIT_CODES",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from ._errors import TransportError
+from ._core.errors import TransportError
 from ._retry import (
     BodyReader,
     Reply,

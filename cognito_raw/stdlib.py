@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
-from ._errors import RequestTimeoutError, TransportError, ValidationError
+from ._core.errors import RequestTimeoutError, TransportError, ValidationError
 from ._retry import (
     BodyReader,
     Reply,

@@ -12,7 +12,7 @@ with botocore when the versions match).
   ``cognito_raw`` to it.
 - ``spec/endpoints.json``: the partitions (``data/partitions.json``) and the
   cognito-idp endpoint ruleset (``data/cognito-idp/2016-04-18/
-  endpoint-rule-set-1.json.gz``) that ``cognito_raw/_endpoints.py`` implements.
+  endpoint-rule-set-1.json.gz``) that ``cognito_raw/_core/endpoints.py`` implements.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""cognito_raw._endpoints against botocore's EndpointProvider, and its input checks.
+"""cognito_raw._core.endpoints against botocore's EndpointProvider, and its input checks.
 
 botocore is a test oracle only: the ruleset and partitions it ships are run
 through its own EndpointProvider and compared with ours for every region it
@@ -25,14 +25,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cognito_raw import _endpoints
-from cognito_raw._endpoints import (
+from cognito_raw._core import endpoints as _endpoints
+from cognito_raw._core.endpoints import (
     PARTITIONS,
     check_endpoint_url,
     resolve_endpoint,
     validate_region,
 )
-from cognito_raw._errors import ValidationError
+from cognito_raw._core.errors import ValidationError
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC_FILE = ROOT / "spec" / "endpoints.json"
@@ -717,7 +717,7 @@ def test_module_imports_only_the_standard_library() -> None:
             assert node.level == 0
             assert node.module is not None
             everywhere.add(node.module)
-    own = {"cognito_raw._errors"}
+    own = {"cognito_raw._core.errors"}
     assert {m for m in everywhere - own if m.split(".")[0] not in sys.stdlib_module_names} == set()
     # At import time only these: the URL check imports urllib and ipaddress lazily.
     top: set[str] = set()
@@ -727,4 +727,4 @@ def test_module_imports_only_the_standard_library() -> None:
         elif isinstance(node, ast.ImportFrom):
             top.add(str(node.module))
     # typing only under TYPE_CHECKING, where no import runs.
-    assert top == {"__future__", "functools", "re", "cognito_raw._errors"}
+    assert top == {"__future__", "functools", "re", "cognito_raw._core.errors"}

@@ -16,7 +16,7 @@ from cognito_raw import (
     TransportError,
     ValidationError,
 )
-from cognito_raw._errors import ERROR_CLASSES
+from cognito_raw._core.errors import ERROR_CLASSES
 
 
 def test_tree() -> None:
@@ -33,7 +33,7 @@ def test_tree() -> None:
 
 
 def test_tree_is_drawn_in_the_docstring() -> None:
-    doc = cognito_raw._errors.__doc__ or ""
+    doc = cognito_raw._core.errors.__doc__ or ""
     for cls in (ValidationError, TransportError, RequestTimeoutError, ProtocolError, ServiceError):
         assert cls.__name__ in doc
     for code in ERROR_CLASSES:

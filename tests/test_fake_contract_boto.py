@@ -30,7 +30,7 @@ from cognito_raw import (
     build_request,
     parse_response,
 )
-from cognito_raw._errors import ERROR_CLASSES
+from cognito_raw._core.errors import ERROR_CLASSES
 from cognito_raw.testing import AuthEvent, FakeCognito
 
 SERVER = FakeCognito()

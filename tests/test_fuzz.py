@@ -55,7 +55,7 @@ def test_the_corpus_and_the_regressions_are_there() -> None:
 
 @pytest.mark.parametrize("path", CORPUS + REGRESSIONS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_replay(path: Path) -> None:
-    # BUG (reported; fix in cognito_raw/_protocol.py, parse_response): the
+    # BUG (reported; fix in cognito_raw/_core/protocol.py, parse_response): the
     # regressions code-cut-to-trailing-whitespace*.http (found by atheris),
     # code-with-a-newline.http and lone-surrogates.http fail today, as may
     # the generated-reply properties below: an error code is cut to 128
@@ -255,7 +255,7 @@ def test_build_request_is_total_and_never_injects_headers(
         feedback_token=token,
         feedback_value=value,
     )
-    # BUG (reported; fix in cognito_raw/_protocol.py, build_request): fails
+    # BUG (reported; fix in cognito_raw/_core/protocol.py, build_request): fails
     # today for a user_agent_extra holding CR, LF or another control
     # character, which goes into the User-Agent header as it is (header
     # injection for a sans-I/O caller's HTTP stack). The clients check it;

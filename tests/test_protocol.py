@@ -33,7 +33,7 @@ from cognito_raw import (
     parse_response,
     sanitize_error_code,
 )
-from cognito_raw._errors import ERROR_CLASSES
+from cognito_raw._core.errors import ERROR_CLASSES
 from cognito_raw.testing import strategies as cst
 
 REQUEST = UpdateAuthEventFeedbackRequest(
@@ -871,7 +871,7 @@ def test_request_id_is_found_in_any_header_form(pairs: list[tuple[str, str]]) ->
 
 
 def test_url_cache_is_bounded_and_never_caches_a_refusal() -> None:
-    from cognito_raw import _endpoints
+    from cognito_raw._core import endpoints as _endpoints
 
     for i in range(300):
         build_request(

@@ -21,8 +21,8 @@ from cognito_raw import (
     build_request,
     parse_response,
 )
-from cognito_raw._errors import ERROR_CLASSES
-from cognito_raw._protocol import Headers
+from cognito_raw._core.errors import ERROR_CLASSES
+from cognito_raw._core.protocol import Headers
 from cognito_raw.testing import Recording, list_recordings, load_recording
 from cognito_raw.testing import strategies as cst
 from cognito_raw.testing._recordings import parse_recording

@@ -368,7 +368,7 @@ ECHO_FIELDS: Final = {
 
 @pytest.mark.parametrize("field", list(ECHO_FIELDS))
 def test_a_reply_echoing_the_secrets_in_any_field_does_not_surface_them(field: str) -> None:
-    # BUG (reported; fix in cognito_raw/_protocol.py, parse_response): the
+    # BUG (reported; fix in cognito_raw/_core/protocol.py, parse_response): the
     # rows "header code", "body code", "body __type" and both "request ID"
     # rows fail today. parse_response scrubs the secrets from the message and
     # reasonCode a reply echoes, but not from the error code nor from the

@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from cognito_raw import FeedbackValue, UpdateAuthEventFeedbackRequest, build_request
-from cognito_raw import _model as model
-from cognito_raw import _protocol as protocol
-from cognito_raw._errors import ERROR_CLASSES, InternalErrorException, InvalidParameterException
+from cognito_raw._core import model, protocol
+from cognito_raw._core.errors import (
+    ERROR_CLASSES,
+    InternalErrorException,
+    InvalidParameterException,
+)
 
 EXAMPLE = UpdateAuthEventFeedbackRequest(
     user_pool_id="us-east-1_AbC",

@@ -47,7 +47,7 @@ from cognito_raw import (
     ValidationError,
     build_request,
 )
-from cognito_raw._endpoints import PARTITIONS
+from cognito_raw._core.endpoints import PARTITIONS
 from cognito_raw.links import RateLimit, feedback_app, make_link
 from cognito_raw.testing import strategies as cst
 

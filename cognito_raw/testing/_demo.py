@@ -13,10 +13,10 @@ import threading
 from typing import TextIO
 
 from cognito_raw._client import Client
-from cognito_raw._errors import NotAuthorizedException
-from cognito_raw._protocol import build_request
+from cognito_raw._core.errors import NotAuthorizedException
+from cognito_raw._core.protocol import build_request
+from cognito_raw._core.wiretext import show_request
 from cognito_raw._retry import AttemptInfo, RetryPolicy
-from cognito_raw._wiretext import show_request
 
 from ._fake import FakeCognito
 

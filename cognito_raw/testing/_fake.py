@@ -7,7 +7,7 @@ server in ``_fake_http`` are thin drivers around ``handle``, so all three ways
 of running the fake answer identically.
 
 Replies follow docs/protocol.md. Members are checked with the client's
-own validators (``cognito_raw._model``), so the fake and the client can never
+own validators (``cognito_raw._core.model``), so the fake and the client can never
 disagree about what is valid; only the message text is the service's.
 """
 
@@ -27,8 +27,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Final, Literal, Protocol
 
-from cognito_raw._errors import ValidationError
-from cognito_raw._model import (
+from cognito_raw._core.errors import ValidationError
+from cognito_raw._core.model import (
     MEMBERS,
     FeedbackValue,
     Member,
@@ -36,7 +36,7 @@ from cognito_raw._model import (
     validate_user_pool_id,
     validate_username,
 )
-from cognito_raw._protocol import CONTENT_TYPE, TARGET, Headers, _load_object, redact_body
+from cognito_raw._core.protocol import CONTENT_TYPE, TARGET, Headers, _load_object, redact_body
 
 from ._fake_http import FakeASGIApp, FakeTransport, serve_fake
 

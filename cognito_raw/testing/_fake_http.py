@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 
 if TYPE_CHECKING:
-    from cognito_raw._protocol import Headers
+    from cognito_raw._core.protocol import Headers
 
 
 class FakeReply(Protocol):

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from hypothesis import strategies as st
 
-from cognito_raw._model import (
+from cognito_raw._core.model import (
     EVENT_ID_MAX,
     USER_POOL_ID_MAX,
     USERNAME_MAX,

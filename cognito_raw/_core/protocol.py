@@ -13,21 +13,18 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 
-from ._endpoints import service_url
-from ._errors import (
+from cognito_raw._version import __version__
+
+from .endpoints import service_url
+from .errors import (
     ERROR_CLASSES,
     InvalidParameterException,
     ProtocolError,
     ServiceError,
     ValidationError,
 )
-from ._model import (
-    UpdateAuthEventFeedbackRequest,
-    UpdateAuthEventFeedbackResponse,
-    region_of,
-)
-from ._record import Record
-from ._version import __version__
+from .model import UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse, region_of
+from .record import Record
 
 # typing costs milliseconds at import; annotations alone need it (PEP 563).
 TYPE_CHECKING = False

@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import re
 
-from cognito_raw._errors import ValidationError
+from cognito_raw._core.errors import ValidationError
 
 # typing costs milliseconds at import; annotations alone need it (PEP 563).
 TYPE_CHECKING = False

@@ -12,8 +12,8 @@ import enum
 import re
 import unicodedata
 
-from ._errors import ValidationError
-from ._record import Record
+from .errors import ValidationError
+from .record import Record
 
 # typing costs milliseconds at import; annotations alone need it (PEP 563).
 TYPE_CHECKING = False

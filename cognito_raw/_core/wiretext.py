@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shlex
 
-from ._protocol import HttpRequest, redact_body
+from .protocol import HttpRequest, redact_body
 
 __all__ = ["show_request"]
 
