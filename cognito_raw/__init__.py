@@ -48,14 +48,10 @@ if TYPE_CHECKING:
     from typing import Any
 
 if TYPE_CHECKING:
+    from ._call.config import COGNITO_USER_RESOURCE_UPDATE_RPS, RetryPolicy, Timeout
+    from ._call.driver import AttemptInfo
+    from ._call.limiter import RateLimiter
     from ._client import AsyncClient, Client
-    from ._retry import (
-        COGNITO_USER_RESOURCE_UPDATE_RPS,
-        AttemptInfo,
-        RateLimiter,
-        RetryPolicy,
-        Timeout,
-    )
 
 # Loaded on first use: the clients import httpx, and the retry machinery
 # imports dataclasses and threading; the sans-I/O core (and a Lambda cold
@@ -63,11 +59,11 @@ if TYPE_CHECKING:
 _LAZY = {
     "AsyncClient": "_client",
     "Client": "_client",
-    "COGNITO_USER_RESOURCE_UPDATE_RPS": "_retry",
-    "AttemptInfo": "_retry",
-    "RateLimiter": "_retry",
-    "RetryPolicy": "_retry",
-    "Timeout": "_retry",
+    "COGNITO_USER_RESOURCE_UPDATE_RPS": "_call.config",
+    "AttemptInfo": "_call.driver",
+    "RateLimiter": "_call.limiter",
+    "RetryPolicy": "_call.config",
+    "Timeout": "_call.config",
 }
 
 

@@ -37,13 +37,9 @@ from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 
+from ._call.config import Timeout
+from ._call.driver import BodyReader, Reply, Send
 from ._core.errors import RequestTimeoutError, TransportError, ValidationError
-from ._retry import (
-    BodyReader,
-    Reply,
-    Send,
-    Timeout,
-)
 from ._shell import (
     CLOSED,
     DEFAULT_MAX_CONNECTIONS,

@@ -50,7 +50,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMap
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from ._bucket import TokenBucket
+from ._call.limiter import TokenBucket
 from ._core.errors import (
     CognitoError,
     InternalErrorException,

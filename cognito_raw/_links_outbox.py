@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
-from ._bucket import TokenBucket
+from ._call.limiter import TokenBucket
 from ._core.model import UpdateAuthEventFeedbackRequest
 from ._links_app import FeedbackOutcome
 from ._outbox import (

@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from ._bucket import TokenBucket
+from ._call.limiter import TokenBucket
 from ._core.errors import (
     CognitoError,
     ProtocolError,
@@ -53,7 +53,7 @@ from ._core.errors import (
 from ._core.model import UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
 
 if TYPE_CHECKING:
-    from ._retry import RetryPolicy, Timeout
+    from ._call.config import RetryPolicy, Timeout
 
 __all__ = [
     "FINAL_STATES",

@@ -132,9 +132,9 @@ def _deliver(args: argparse.Namespace, outbox: Outbox, out: TextIO, err: TextIO)
 def _run_drain(args: argparse.Namespace, outbox: Outbox) -> tuple[dict[str, int], Any]:
     import anyio  # noqa: PLC0415 - httpx (and anyio) only when something is sent
 
+    from ._call.config import RetryPolicy, Timeout  # noqa: PLC0415
     from ._client import AsyncClient  # noqa: PLC0415
     from ._outbox import drain  # noqa: PLC0415
-    from ._retry import RetryPolicy, Timeout  # noqa: PLC0415
 
     async def main() -> tuple[dict[str, int], Any]:
         async with AsyncClient(

@@ -19,6 +19,9 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable, Generator
 
+from ._call.config import DEFAULT_MAX_BODY, RetryPolicy, Timeout
+from ._call.driver import AttemptInfo, BodyReader, Reply, RetryBudget, Send, Sleep, run_call
+from ._call.limiter import RateLimiter
 from ._core.endpoints import check_custom_endpoint, validate_region
 from ._core.errors import RequestTimeoutError, TransportError, ValidationError
 from ._core.model import (
@@ -27,19 +30,6 @@ from ._core.model import (
     UpdateAuthEventFeedbackResponse,
 )
 from ._core.protocol import Headers, build_request, check_user_agent_extra
-from ._retry import (
-    DEFAULT_MAX_BODY,
-    AttemptInfo,
-    BodyReader,
-    RateLimiter,
-    Reply,
-    RetryBudget,
-    RetryPolicy,
-    Send,
-    Sleep,
-    Timeout,
-    run_call,
-)
 
 # typing costs milliseconds at import; annotations alone need it (PEP 563).
 TYPE_CHECKING = False

@@ -18,12 +18,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from ._call.driver import BodyReader, Reply, Send
 from ._core.errors import TransportError
-from ._retry import (
-    BodyReader,
-    Reply,
-    Send,
-)
 from ._shell import (
     CLOSED,
     AsyncShell,

@@ -32,12 +32,8 @@ import time
 from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
+from ._call.driver import BodyReader, Reply, Send
 from ._core.errors import RequestTimeoutError, TransportError, ValidationError
-from ._retry import (
-    BodyReader,
-    Reply,
-    Send,
-)
 from ._shell import (
     CLOSED,
     DEFAULT_MAX_CONNECTIONS,

@@ -25,7 +25,7 @@ from cognito_raw import (
     UpdateAuthEventFeedbackResponse,
     ValidationError,
 )
-from cognito_raw._bucket import TokenBucket
+from cognito_raw._call.limiter import TokenBucket
 from cognito_raw.links import (
     DEFAULT_GLOBAL_LIMIT,
     DEFAULT_PER_CLIENT_LIMIT,

@@ -24,7 +24,7 @@ from cognito_raw import (
     ValidationError,
     build_request,
 )
-from cognito_raw._retry import Reply, RetryBudget, Send, Sleep, run_call
+from cognito_raw._call.driver import Reply, RetryBudget, Send, Sleep, run_call
 
 HTTP = build_request(
     UpdateAuthEventFeedbackRequest(
@@ -346,7 +346,7 @@ def test_invariants(
 
 
 def test_token_bucket_take_admits_or_refuses() -> None:
-    from cognito_raw._bucket import TokenBucket
+    from cognito_raw._call.limiter import TokenBucket
 
     bucket = TokenBucket(2.0, 2, now=0.0)
     assert [bucket.take(0.0) for _ in range(3)] == [0.0, 0.0, pytest.approx(0.5)]

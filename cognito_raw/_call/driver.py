@@ -1,4 +1,4 @@
-"""One call's life: attempts, retries, backoff, budgets and rate limits, with no I/O.
+"""One call's life: attempts, retries, backoff, the retry budget and rate-limit waits, no I/O.
 
 ``run_call`` is a generator that yields what to do (``Send`` a request,
 ``Sleep`` a while) and is sent what happened (a ``Reply`` or a
@@ -16,36 +16,31 @@ link and is waiting for the page.
 
 from __future__ import annotations
 
-import math
 import sys
 import threading
 import time
 from collections.abc import Callable, Generator
 
-from ._bucket import TokenBucket
-from ._core.errors import (
+from cognito_raw._core.errors import (
     CognitoError,
     RequestTimeoutError,
     ServiceError,
     TransportError,
-    ValidationError,
 )
-from ._core.model import UpdateAuthEventFeedbackResponse
-from ._core.protocol import Headers, HttpRequest, parse_response
-from ._core.record import Record
+from cognito_raw._core.model import UpdateAuthEventFeedbackResponse
+from cognito_raw._core.protocol import Headers, HttpRequest, parse_response
+from cognito_raw._core.record import Record
+
+from .config import DEFAULT_MAX_BODY, RetryPolicy, Timeout
+from .limiter import RateLimiter
 
 __all__ = [
-    "COGNITO_USER_RESOURCE_UPDATE_RPS",
-    "DEFAULT_MAX_BODY",
     "AttemptInfo",
     "BodyReader",
-    "RateLimiter",
     "Reply",
     "RetryBudget",
-    "RetryPolicy",
     "Send",
     "Sleep",
-    "Timeout",
     "run_call",
 ]
 
@@ -53,7 +48,6 @@ __all__ = [
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import logging
-    from typing import Final
 
 
 def _debug_logger() -> logging.Logger | None:
@@ -68,101 +62,6 @@ def _debug_logger() -> logging.Logger | None:
         return None
     logger: logging.Logger = module.getLogger("cognito_raw")
     return logger if logger.isEnabledFor(module.DEBUG) else None
-
-
-# Cognito's quota for the UserResourceUpdate category, which holds
-# UpdateAuthEventFeedback: 25 requests per second per account and region, not
-# adjustable (Cognito developer guide, "Quotas").
-COGNITO_USER_RESOURCE_UPDATE_RPS: Final = 25.0
-
-# The most of a reply body we read. Cognito's replies are a few hundred bytes;
-# a hostile or broken endpoint must not make us buffer more than this.
-DEFAULT_MAX_BODY: Final = 64 * 1024
-
-
-def _check_positive(name: str, value: float, *, allow_zero: bool = False) -> None:
-    ok = value >= 0 if allow_zero else value > 0
-    if not (isinstance(value, int | float) and math.isfinite(value) and ok):
-        bound = "a finite number >= 0" if allow_zero else "a finite number > 0"
-        raise ValidationError(field=name, rule=f"must be {bound} (got {value!r})")
-
-
-# Records, not dataclasses: importing dataclasses would cost the stdlib
-# client's cold start more than its margin (see _record).
-
-
-class Timeout(Record):
-    """Per-attempt time limits, in seconds.
-
-    ``total`` bounds one attempt end to end (connect, send, every read), so a
-    server trickling a byte at a time cannot hold a call for minutes; the
-    others bound each network operation. ``Timeout.of(5)`` sets all to 5.
-    """
-
-    connect: float = 3.0
-    read: float = 5.0
-    write: float = 5.0
-    pool: float = 5.0
-    total: float = 10.0
-
-    def __post_init__(self) -> None:
-        for name in self._fields:
-            _check_positive(f"timeout.{name}", getattr(self, name))
-
-    @classmethod
-    def of(cls, value: float | Timeout | None) -> Timeout:
-        """A ``Timeout`` from one number (every limit), a ``Timeout``, or None (defaults)."""
-        if value is None:
-            return cls()
-        if isinstance(value, Timeout):
-            return value
-        return cls(connect=value, read=value, write=value, pool=value, total=value)
-
-
-class RetryPolicy(Record):
-    """How hard to try.
-
-    - ``max_attempts`` (3): attempts in all, the first included; 1 disables retries.
-    - ``base_delay`` (0.2 s) and ``max_delay`` (5 s): full-jitter exponential
-      backoff, ``random() * min(max_delay, base_delay * 2**(retry - 1))``.
-    - ``deadline`` (None): seconds for the whole call, attempts and waits
-      together; no retry starts that would end past it.
-    - ``max_retry_after`` (20 s): a server's ``x-amz-retry-after`` or
-      ``Retry-After`` replaces the backoff, clamped to this.
-    - ``retry_budget`` (500), ``retry_cost`` (5), ``timeout_retry_cost`` (10):
-      the SDKs' retry quota, shared by all calls of one client, so an outage
-      does not multiply the load; a success returns what its retries cost (or
-      1 token when it needed none).
-    """
-
-    max_attempts: int = 3
-    base_delay: float = 0.2
-    max_delay: float = 5.0
-    deadline: float | None = None
-    max_retry_after: float = 20.0
-    retry_budget: int = 500
-    retry_cost: int = 5
-    timeout_retry_cost: int = 10
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
-            raise ValidationError(
-                field="max_attempts", rule=f"must be an integer >= 1 (got {self.max_attempts!r})"
-            )
-        _check_positive("base_delay", self.base_delay, allow_zero=True)
-        _check_positive("max_delay", self.max_delay, allow_zero=True)
-        _check_positive("max_retry_after", self.max_retry_after, allow_zero=True)
-        if self.deadline is not None:
-            _check_positive("deadline", self.deadline)
-        for name in ("retry_budget", "retry_cost", "timeout_retry_cost"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 0:
-                raise ValidationError(field=name, rule=f"must be an integer >= 0 (got {value!r})")
-
-    def backoff(self, retry: int, rand: float) -> float:
-        """The wait before retry number ``retry`` (1-based), given ``rand`` in [0, 1)."""
-        ceiling = min(self.max_delay, self.base_delay * 2.0 ** min(retry - 1, 62))
-        return rand * ceiling
 
 
 class RetryBudget:
@@ -192,52 +91,6 @@ class RetryBudget:
             return
         with self._lock:
             self._tokens = min(self.capacity, self._tokens + amount)
-
-
-class RateLimiter:
-    """A client-side token bucket: at most ``rate`` calls a second, bursts of ``burst``.
-
-    Cognito allows UpdateAuthEventFeedback 25 requests per second per account
-    and region (``COGNITO_USER_RESOURCE_UPDATE_RPS``), shared by every caller
-    in the account: give each process its share so a busy proxy waits here
-    instead of being throttled there. Thread-safe; the clock is injectable.
-    """
-
-    def __init__(
-        self,
-        rate: float = COGNITO_USER_RESOURCE_UPDATE_RPS,
-        *,
-        burst: int | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        _check_positive("rate", rate)
-        self.rate = float(rate)
-        self.burst = max(1, int(rate)) if burst is None else burst
-        if self.burst < 1:
-            raise ValidationError(field="burst", rule=f"must be >= 1 (got {burst!r})")
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._bucket = TokenBucket(self.rate, self.burst, clock())
-
-    def reserve(self, within: float | None = None) -> float | None:
-        """Take a slot; return how long to wait before using it (0 if none).
-
-        Reservations queue: each caller gets its own future slot, so waiting
-        callers never exceed the rate together. With ``within`` (seconds), a
-        slot further away than that is not taken, and None is returned: a
-        call that must end by a deadline does not queue past it.
-        """
-        with self._lock:
-            return self._bucket.reserve(self._clock(), within=within)
-
-    def give_back(self) -> None:
-        """Return a reserved slot whose caller left (cancelled, or failed) before using it.
-
-        The next reservation is then that much sooner; callers already
-        waiting keep their slots.
-        """
-        with self._lock:
-            self._bucket.give_back()
 
 
 # The driver's actions and outcomes are positional, like the events they are
