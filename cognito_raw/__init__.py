@@ -51,14 +51,14 @@ if TYPE_CHECKING:
     from ._call.config import COGNITO_USER_RESOURCE_UPDATE_RPS, RetryPolicy, Timeout
     from ._call.driver import AttemptInfo
     from ._call.limiter import RateLimiter
-    from ._client import AsyncClient, Client
+    from ._clients.httpx_client import AsyncClient, Client
 
 # Loaded on first use: the clients import httpx, and the retry machinery
 # imports dataclasses and threading; the sans-I/O core (and a Lambda cold
 # start that only builds requests) pays for neither.
 _LAZY = {
-    "AsyncClient": "_client",
-    "Client": "_client",
+    "AsyncClient": "_clients.httpx_client",
+    "Client": "_clients.httpx_client",
     "COGNITO_USER_RESOURCE_UPDATE_RPS": "_call.config",
     "AttemptInfo": "_call.driver",
     "RateLimiter": "_call.limiter",

@@ -445,7 +445,7 @@ def lease_for(outbox: Outbox, client: object) -> float:
         return outbox.lease
     # Only a cognito_raw client says what its worst case is (its ShellConfig);
     # if that module is not loaded, the client is not one.
-    module = sys.modules.get("cognito_raw._shell")
+    module = sys.modules.get("cognito_raw._clients.shell")
     config = getattr(client, "_config", None)
     if module is not None and isinstance(config, module.ShellConfig):
         return call_worst_case(config.policy, config.timeout)

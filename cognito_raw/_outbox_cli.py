@@ -133,7 +133,7 @@ def _run_drain(args: argparse.Namespace, outbox: Outbox) -> tuple[dict[str, int]
     import anyio  # noqa: PLC0415 - httpx (and anyio) only when something is sent
 
     from ._call.config import RetryPolicy, Timeout  # noqa: PLC0415
-    from ._client import AsyncClient  # noqa: PLC0415
+    from ._clients.httpx_client import AsyncClient  # noqa: PLC0415
     from ._outbox import drain  # noqa: PLC0415
 
     async def main() -> tuple[dict[str, int], Any]:

@@ -238,7 +238,7 @@ def _feedback(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO)
         logging.getLogger("cognito_raw").setLevel(logging.DEBUG)
 
     from ._call.config import RetryPolicy  # noqa: PLC0415
-    from ._client import Client  # noqa: PLC0415 - httpx only when something is sent
+    from ._clients.httpx_client import Client  # noqa: PLC0415 - httpx only when something is sent
 
     result: UpdateAuthEventFeedbackResponse | None = None
     failure: CognitoError | None = None

@@ -273,7 +273,7 @@ def check_outcome(row: Row, outcome: Outcome, where: str) -> None:
 @pytest.mark.parametrize("row", TABLE, ids=[row.fault for row in TABLE])
 def test_fault_table(row: Row) -> None:
     """Both clients at once (one server each), so the timeout rows cost 2 s, not 4."""
-    # BUG (reported; fix in cognito_raw/_client.py, _retry.py and _protocol.py):
+    # BUG (reported; fix in cognito_raw/_clients/httpx_client.py, _retry.py and _protocol.py):
     # the rows huge_blank_body_200 and gzip_blank_bomb_200 fail today. The
     # client reads at most 64 KiB of a reply and hands parse_response the
     # truncated body without saying it was cut; 64 KiB of spaces look like

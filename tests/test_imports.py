@@ -124,14 +124,14 @@ _LAZY_PROBE = textwrap.dedent(
     # anyio and, where installed, trio, but starts neither).
     assert "asyncio" not in sys.modules
     # An http:// endpoint needs no CA bundle: no context was built.
-    from cognito_raw import _client
-    assert _client._default_tls_context.cache_info().currsize == 0
+    from cognito_raw._clients import httpx_client
+    assert httpx_client._default_tls_context.cache_info().currsize == 0
     client.close()
     cognito_raw.Client().close()
     cognito_raw.Client().close()
     # https: one context, built once and reused.
-    assert _client._default_tls_context.cache_info().currsize == 1
-    assert _client._default_tls_context.cache_info().hits >= 1
+    assert httpx_client._default_tls_context.cache_info().currsize == 1
+    assert httpx_client._default_tls_context.cache_info().hits >= 1
     print("ok")
     """
 )

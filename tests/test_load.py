@@ -141,7 +141,7 @@ def check_record(
 
 
 def test_1000_async_calls_through_one_client_with_faults() -> None:
-    # BUG (reported; fix in cognito_raw/_client.py, AsyncClient._transmit):
+    # BUG (reported; fix in cognito_raw/_clients/httpx_client.py, AsyncClient._transmit):
     # fails today, after the 20 s limit (and ~20 s more to cancel). 1,000
     # concurrent calls all enter httpcore's pool, whose request assignment
     # costs O(queued x connections) on every pool event: the event loop

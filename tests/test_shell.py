@@ -1,6 +1,6 @@
 """What every client shell shares: the body decoding rule, and waits bounded by the call deadline.
 
-``decode_body`` is the one rule for a reply body (``cognito_raw/_shell.py``):
+``decode_body`` is the one rule for a reply body (``cognito_raw/_clients/shell.py``):
 a body labelled ``gzip``/``x-gzip``/``deflate`` counts as compressed only if it
 is one complete stream of that coding; anything else is read exactly as it
 came. Then the rule through both clients, and the rate limiter under the
@@ -31,7 +31,7 @@ from cognito_raw import (
     RetryPolicy,
     UpdateAuthEventFeedbackResponse,
 )
-from cognito_raw._shell import decode_body
+from cognito_raw._clients.shell import decode_body
 from cognito_raw.testing import FakeCognito
 
 LIMIT: Final = 64 * 1024

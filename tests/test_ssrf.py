@@ -415,7 +415,7 @@ def test_tls_verification_is_on_by_default(self_signed: tuple[Path, Path]) -> No
 
 
 def test_a_ca_bundle_makes_the_certificate_trusted(self_signed: tuple[Path, Path]) -> None:
-    # BUG (reported; fix in cognito_raw/_client.py, _default_tls_context): this
+    # BUG (reported; fix in cognito_raw/_clients/httpx_client.py, _default_tls_context): this
     # fails today with a DeprecationWarning from httpx 0.28 ("verify=<str> is
     # deprecated"), an error under the suite's warnings-as-errors and a
     # breakage in httpx 1.0: the client hands the path to

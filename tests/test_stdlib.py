@@ -47,6 +47,7 @@ from cognito_raw import (
     ValidationError,
     stdlib,
 )
+from cognito_raw._clients import stdlib_client
 from cognito_raw.testing import FakeCognito
 from tests import faultserver, loopback
 from tests.loopback import reply
@@ -232,8 +233,14 @@ def test_the_same_results_as_the_httpx_client() -> None:
                 except CognitoError as exc:
                     got.append((type(exc), exc.code, exc.message, exc.status_code, exc.attempts))
             outcomes[cls.__module__] = got
-    assert outcomes["cognito_raw.stdlib"] == outcomes["cognito_raw._client"]
-    assert outcomes["cognito_raw.stdlib"][1][0] is cognito_raw.InvalidParameterException
+    assert (
+        outcomes["cognito_raw._clients.stdlib_client"]
+        == outcomes["cognito_raw._clients.httpx_client"]
+    )
+    assert (
+        outcomes["cognito_raw._clients.stdlib_client"][1][0]
+        is cognito_raw.InvalidParameterException
+    )
 
 
 def test_the_docs_lambda_handler_runs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -288,7 +295,7 @@ def test_an_idle_connection_the_server_closed_is_not_sent_on() -> None:
                 # Let the server's FIN arrive before the next call looks.
                 idle = [conn for stack in client._pool._idle.values() for conn in stack]
                 deadline = time.monotonic() + 2
-                while idle and stdlib._still_open(idle[0]) and time.monotonic() < deadline:
+                while idle and stdlib_client._still_open(idle[0]) and time.monotonic() < deadline:
                     time.sleep(0.01)
     assert server.connections == 3
     assert len(server.requests) == 3
@@ -452,11 +459,12 @@ _CONTEXT_PROBE = textwrap.dedent(
     import sys
     sys.path.insert(0, sys.argv[1])
     from cognito_raw import stdlib
+    from cognito_raw._clients import stdlib_client
     stdlib.Client(endpoint_url="http://127.0.0.1:9").close()
-    assert stdlib._system_context.cache_info().currsize == 0, "no context for http://"
+    assert stdlib_client._system_context.cache_info().currsize == 0, "no context for http://"
     for _ in range(3):
         stdlib.Client().close()
-    info = stdlib._system_context.cache_info()
+    info = stdlib_client._system_context.cache_info()
     assert (info.currsize, info.hits) == (1, 2), info
     print("ok")
     """
@@ -606,6 +614,6 @@ def test_the_stdlib_client_imports_only_the_standard_library() -> None:
     assert outside_the_standard_library(loaded) == []
     assert "cognito_raw.stdlib" in loaded
     assert "httpx" not in loaded
-    assert "cognito_raw._client" not in loaded
+    assert "cognito_raw._clients.httpx_client" not in loaded
     # Without proxy variables, urllib.request (milliseconds of imports) stays out.
     assert "urllib.request" not in loaded

@@ -14,7 +14,7 @@ from typing import TextIO
 
 from cognito_raw._call.config import RetryPolicy
 from cognito_raw._call.driver import AttemptInfo
-from cognito_raw._client import Client
+from cognito_raw._clients.httpx_client import Client
 from cognito_raw._core.errors import NotAuthorizedException
 from cognito_raw._core.protocol import build_request
 from cognito_raw._core.wiretext import show_request

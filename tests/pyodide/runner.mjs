@@ -20,12 +20,18 @@ const pyodide = await loadPyodide({ indexURL: pyodideDir + "/" });
 const loaded = performance.now();
 
 const site = "/lib/cognito_raw_site";
-pyodide.FS.mkdirTree(`${site}/cognito_raw`);
-for (const name of readdirSync(packageDir)) {
-  if (name.endsWith(".py")) {
-    pyodide.FS.writeFile(`${site}/cognito_raw/${name}`, readFileSync(join(packageDir, name)));
+// The package's .py files, its subpackages included.
+function copyTree(from, to) {
+  pyodide.FS.mkdirTree(to);
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    if (entry.isDirectory() && entry.name !== "__pycache__") {
+      copyTree(join(from, entry.name), `${to}/${entry.name}`);
+    } else if (entry.name.endsWith(".py")) {
+      pyodide.FS.writeFile(`${to}/${entry.name}`, readFileSync(join(from, entry.name)));
+    }
   }
 }
+copyTree(packageDir, `${site}/cognito_raw`);
 pyodide.runPython(`import sys; sys.path.insert(0, "${site}")`);
 pyodide.runPython("import cognito_raw.fetch");
 const imported = performance.now();

@@ -37,10 +37,11 @@ from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 
-from ._call.config import Timeout
-from ._call.driver import BodyReader, Reply, Send
-from ._core.errors import RequestTimeoutError, TransportError, ValidationError
-from ._shell import (
+from cognito_raw._call.config import Timeout
+from cognito_raw._call.driver import BodyReader, Reply, Send
+from cognito_raw._core.errors import RequestTimeoutError, TransportError, ValidationError
+
+from .shell import (
     CLOSED,
     DEFAULT_MAX_CONNECTIONS,
     AsyncShell,
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
     import anyio
     from typing_extensions import Unpack
 
-    from ._shell import ShellOptions
+    from .shell import ShellOptions
 
 __all__ = ["AsyncClient", "Client"]
 

@@ -19,17 +19,25 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable, Generator
 
-from ._call.config import DEFAULT_MAX_BODY, RetryPolicy, Timeout
-from ._call.driver import AttemptInfo, BodyReader, Reply, RetryBudget, Send, Sleep, run_call
-from ._call.limiter import RateLimiter
-from ._core.endpoints import check_custom_endpoint, validate_region
-from ._core.errors import RequestTimeoutError, TransportError, ValidationError
-from ._core.model import (
+from cognito_raw._call.config import DEFAULT_MAX_BODY, RetryPolicy, Timeout
+from cognito_raw._call.driver import (
+    AttemptInfo,
+    BodyReader,
+    Reply,
+    RetryBudget,
+    Send,
+    Sleep,
+    run_call,
+)
+from cognito_raw._call.limiter import RateLimiter
+from cognito_raw._core.endpoints import check_custom_endpoint, validate_region
+from cognito_raw._core.errors import RequestTimeoutError, TransportError, ValidationError
+from cognito_raw._core.model import (
     FeedbackValue,
     UpdateAuthEventFeedbackRequest,
     UpdateAuthEventFeedbackResponse,
 )
-from ._core.protocol import Headers, build_request, check_user_agent_extra
+from cognito_raw._core.protocol import Headers, build_request, check_user_agent_extra
 
 # typing costs milliseconds at import; annotations alone need it (PEP 563).
 TYPE_CHECKING = False
