@@ -165,8 +165,8 @@ def clicks(url: str, count: int, seconds: float) -> dict[str, Any]:
     import anyio
 
     from cognito_raw import TransportError
-    from cognito_raw._outbox import open_store
     from cognito_raw.links import RateLimit, feedback_app
+    from cognito_raw.links._outbox.deliverer import open_store
     from cognito_raw.testing import FakeCognito
 
     fake = FakeCognito()
@@ -226,7 +226,7 @@ def delivery(url: str, count: int, limit: float) -> dict[str, Any]:
     import httpx
 
     from cognito_raw import AsyncClient
-    from cognito_raw._outbox import Outbox, digest, drain, open_store
+    from cognito_raw.links._outbox.deliverer import Outbox, digest, drain, open_store
     from cognito_raw.testing import FakeCognito
 
     fake = FakeCognito()

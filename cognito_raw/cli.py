@@ -158,7 +158,7 @@ def _parser() -> argparse.ArgumentParser:
         "fake-server", help="run the fake Cognito on 127.0.0.1 for clients in any language"
     )
     fake.add_argument("--port", type=int, default=0, help="default: any free port")
-    from ._outbox_cli import add_parser  # noqa: PLC0415 - a module of its own
+    from .links._outbox.cli import add_parser  # noqa: PLC0415 - a module of its own
 
     add_parser(commands, epilog=_EPILOG)
     return parser
@@ -269,8 +269,8 @@ def _feedback(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO)
 
 
 def _outbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from ._outbox import OutboxError  # noqa: PLC0415 - only for this command
-    from ._outbox_cli import UsageError, run_outbox  # noqa: PLC0415
+    from .links._outbox.cli import UsageError, run_outbox  # noqa: PLC0415
+    from .links._outbox.store import OutboxError  # noqa: PLC0415 - only for this command
 
     try:
         return run_outbox(args, out, err)

@@ -1,6 +1,6 @@
 """Feedback links: the template, the filled link, the parser, Custom email sender events.
 
-The oracles here are written independently of cognito_raw._links_url: Cognito's
+The oracles here are written independently of cognito_raw.links._url: Cognito's
 substitution (raw, one pass) and what a browser does to a link before sending it
 (drops the fragment, percent-encodes non-ASCII and a few ASCII characters).
 """
@@ -16,7 +16,6 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from cognito_raw import FeedbackValue, UpdateAuthEventFeedbackRequest, ValidationError
-from cognito_raw._links_url import decode_username
 from cognito_raw.links import (
     MAX_LINK_LENGTH,
     FeedbackContext,
@@ -25,6 +24,7 @@ from cognito_raw.links import (
     parse_link,
     template_link,
 )
+from cognito_raw.links._url import decode_username
 from cognito_raw.testing import strategies as cst
 
 BASE = "https://example.com/feedback"

@@ -25,9 +25,9 @@ import httpx
 import pytest
 
 from cognito_raw import AsyncClient, RetryPolicy
-from cognito_raw._outbox import Outbox, drain, open_store
 from cognito_raw.cli import main
 from cognito_raw.links import FeedbackApp, FeedbackTexts, RateLimit, feedback_app, make_link
+from cognito_raw.links._outbox.deliverer import Outbox, drain, open_store
 from cognito_raw.testing import AuthEvent, FakeCognito
 from tests.outbox_support import BACKENDS, lifespan, outbox_url, sqlite_files
 from tests.test_feedback_app import check_security_headers, title_of

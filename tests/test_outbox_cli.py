@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 import cognito_raw
-from cognito_raw._outbox import digest, open_store
 from cognito_raw.cli import main
+from cognito_raw.links._outbox.deliverer import digest, open_store
 from cognito_raw.testing import AuthEvent, FakeCognito
 from tests.outbox_support import BACKENDS, outbox_url
 

@@ -40,19 +40,16 @@ from cognito_raw import (
     ValidationError,
     parse_response,
 )
-from cognito_raw._outbox import (
+from cognito_raw.links._outbox.deliverer import (
     Outbox,
-    OutboxError,
-    Store,
     call_worst_case,
     digest,
     judge,
     open_store,
-    parse_url,
-    redact_url,
     retry_delay,
 )
-from cognito_raw._outbox_sqlite import SQLiteStore
+from cognito_raw.links._outbox.sqlite import SQLiteStore
+from cognito_raw.links._outbox.store import OutboxError, Store, parse_url, redact_url
 from tests.outbox_support import BACKENDS, outbox_url
 from tests.test_imports import probe_output
 
@@ -456,7 +453,7 @@ def test_the_lease_comes_from_the_clients_policy() -> None:
     import anyio
 
     from cognito_raw import AsyncClient
-    from cognito_raw._outbox import lease_for
+    from cognito_raw.links._outbox.deliverer import lease_for
 
     outbox = Outbox(url="sqlite:///x.db")
 

@@ -27,8 +27,8 @@ import urllib.parse
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from ._outbox import OutboxError, redact_url
-from ._outbox_sql import KEY_TABLE, TABLE, SQLStore, Transaction
+from .sql import KEY_TABLE, TABLE, SQLStore, Transaction
+from .store import OutboxError, redact_url
 
 if TYPE_CHECKING:
     import psycopg

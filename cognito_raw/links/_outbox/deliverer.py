@@ -1,11 +1,10 @@
-"""The durable outbox: what a submission is at rest, and how pending ones are delivered.
+"""The durable outbox: its settings, and how pending submissions are delivered.
 
-Owns the storage interface (``Store``: its SQL is ``_outbox_sql``'s, run by
-``_outbox_sqlite`` over the standard library's ``sqlite3`` and by
-``_outbox_pg`` over psycopg 3), the
-outbox settings (``Outbox``), the keyed digest that deduplicates clicks, the
-verdict on each delivery attempt, and ``Deliverer``, the one loop that both
-the feedback app's background task and ``cognito-raw outbox deliver`` run.
+Owns the outbox settings (``Outbox``), the store an outbox URL opens
+(``open_store``: ``sqlite`` or ``postgres``, both implementing ``store``'s
+``Store``), the keyed digest that deduplicates clicks, the verdict on each
+delivery attempt, and ``Deliverer``, the one loop that both the feedback
+app's background task and ``cognito-raw outbox deliver`` run.
 
 A submission's life: ``pending`` (username and token stored) until it is
 ``delivered``, ``rejected`` (a definite no from Cognito) or ``expired``
@@ -37,49 +36,46 @@ import re
 import secrets
 import sys
 import time
-import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from ._call.limiter import TokenBucket
-from ._core.errors import (
+from cognito_raw._call.limiter import TokenBucket
+from cognito_raw._core.errors import (
     CognitoError,
     ProtocolError,
     ServiceError,
     TransportError,
     ValidationError,
 )
-from ._core.model import UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
+from cognito_raw._core.model import UpdateAuthEventFeedbackRequest, UpdateAuthEventFeedbackResponse
+
+from .store import (
+    DELIVERED,
+    PENDING,
+    REJECTED,
+    OutboxError,
+    Pending,
+    Store,
+    parse_url,
+    redact_url,
+)
 
 if TYPE_CHECKING:
-    from ._call.config import RetryPolicy, Timeout
+    from cognito_raw._call.config import RetryPolicy, Timeout
 
 __all__ = [
-    "FINAL_STATES",
-    "STATES",
-    "Added",
     "Deliverer",
     "Outbox",
-    "OutboxError",
-    "Pending",
-    "Store",
     "Verdict",
     "call_worst_case",
     "dedupe_material",
     "digest",
+    "drain",
     "open_store",
-    "redact_url",
 ]
 
 _LOG: Final = logging.getLogger("cognito_raw.outbox")
-
-PENDING: Final = "pending"
-DELIVERED: Final = "delivered"
-REJECTED: Final = "rejected"
-EXPIRED: Final = "expired"
-STATES: Final = (PENDING, DELIVERED, REJECTED, EXPIRED)
-FINAL_STATES: Final = (DELIVERED, REJECTED, EXPIRED)
 
 # How much sooner than its lease a call is cut short: the database round trip
 # that records it, and scheduling. Leases and cuts are both durations from the
@@ -89,14 +85,6 @@ _CUT_MARGIN: Final = 2.0
 # Without a cognito_raw client to derive it from, a lease this long.
 _DEFAULT_LEASE: Final = 60.0
 _CODE_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}")
-
-
-class OutboxError(Exception):
-    """The outbox database could not be opened or used (its driver's error is the cause).
-
-    The message names the operation and the driver's error class, never a
-    stored username or token, nor the URL's password.
-    """
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,50 +151,6 @@ def _check_seconds(name: str, value: float) -> None:
         )
 
 
-def parse_url(url: str) -> tuple[str, str]:
-    """``("sqlite", "/abs/path.db")`` or ``("postgresql", url)``; ``ValidationError`` if neither.
-
-    The rule quoted in the error never includes the URL itself (it may hold
-    a password).
-    """
-    if not isinstance(url, str):
-        raise ValidationError(field="outbox", rule="must be a URL string")
-    try:
-        parts = urllib.parse.urlsplit(url)
-        parts.port  # noqa: B018 - parsing the port may fail too
-    except ValueError:
-        raise ValidationError(field="outbox", rule="not a valid URL") from None
-    scheme = parts.scheme.lower()
-    if scheme == "sqlite":
-        path = urllib.parse.unquote(parts.path)
-        if parts.netloc or parts.query or parts.fragment or not path.startswith("/"):
-            raise ValidationError(
-                field="outbox",
-                rule="a SQLite outbox is sqlite:///absolute/path.db (no host, query or fragment)",
-            )
-        if path.endswith("/") or "\0" in path:
-            raise ValidationError(field="outbox", rule="the SQLite path must name a file")
-        return "sqlite", path
-    if scheme in ("postgresql", "postgres"):
-        return "postgresql", url
-    raise ValidationError(
-        field="outbox", rule="the URL must start with sqlite:/// or postgresql://"
-    )
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***``, for messages."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return "<not a valid URL>"
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    user = parts.username or ""
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-
-
 def dedupe_material(request: UpdateAuthEventFeedbackRequest) -> bytes:
     """What makes two submissions the same: the five fields, NUL-separated (keyed digests only)."""
     fields = (
@@ -229,128 +173,9 @@ def digest(key: bytes, request: UpdateAuthEventFeedbackRequest) -> bytes:
     return hmac.new(key, dedupe_material(request), hashlib.sha256).digest()
 
 
-def new_key() -> bytes:
-    """A fresh digest key (32 random bytes), made once when an outbox is created."""
-    return secrets.token_bytes(32)
-
-
 def owner_name() -> str:
     """A deliverer's name in its leases: host, process and a random part (no secrets)."""
     return f"{os.uname().nodename[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Added:
-    """What ``Store.add`` found: the row's ID and state, and whether this call made it."""
-
-    id: int
-    state: str
-    new: bool
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Pending:
-    """A leased row, ready to send: ``repr()`` hides the username and token."""
-
-    id: int
-    user_pool_id: str
-    event_id: str
-    feedback_value: str
-    username: str = field(repr=False)
-    feedback_token: str = field(repr=False)
-    attempts: int
-    age: float
-
-    def request(self) -> UpdateAuthEventFeedbackRequest:
-        """The request to send (validated again: the row may have been edited)."""
-        return UpdateAuthEventFeedbackRequest(
-            user_pool_id=self.user_pool_id,
-            username=self.username,
-            event_id=self.event_id,
-            feedback_token=self.feedback_token,
-            feedback_value=self.feedback_value,
-        )
-
-
-class Store(Protocol):
-    """The storage interface both backends implement; every method blocks.
-
-    Times are seconds on the store's own clock (the host's wall clock for
-    SQLite, the server's for PostgreSQL), so that leases mean the same to
-    every process sharing the database. Each method is one transaction.
-    Driver errors are raised as ``OutboxError``.
-    """
-
-    def open(self) -> bytes:
-        """Create the tables if missing; return the digest key (made on first open)."""
-        ...
-
-    def add(
-        self, request: UpdateAuthEventFeedbackRequest, key: bytes, *, owner: str, lease: float
-    ) -> Added:
-        """Insert a pending row unless one with the same digest exists.
-
-        With ``lease > 0`` the new row starts leased to ``owner`` (the caller
-        is about to send it); with 0 it is at once due for any deliverer.
-        """
-        ...
-
-    def claim(
-        self,
-        *,
-        owner: str,
-        lease: float,
-        due_only: bool = True,
-        after: int | None = None,
-        only: int | None = None,
-    ) -> Pending | None:
-        """Lease one pending row whose lease is free; None if none.
-
-        With ``due_only`` the row must be past its retry delay and the one due
-        first is taken; without, rows go in ID order, past ``after`` if given.
-        ``only`` restricts the claim to one row ID. Claiming counts an attempt.
-        """
-        ...
-
-    def finish(self, row_id: int, state: str, code: str | None) -> None:
-        """Make a pending row final (``delivered``/``rejected``) and erase its secrets."""
-        ...
-
-    def release(self, row_id: int, owner: str, *, delay: float, code: str | None) -> None:
-        """Give a leased row back: due again after ``delay`` seconds (only ``owner``'s lease)."""
-        ...
-
-    def expire(self, max_age: float) -> list[tuple[str, str, float]]:
-        """Make unleased pending rows older than ``max_age`` expired; (pool, event, age) each."""
-        ...
-
-    def prune(self, older_than: float) -> int:
-        """Delete final rows (digests only) finished more than ``older_than`` seconds ago."""
-        ...
-
-    def counts(self) -> dict[str, int]:
-        """Rows by state (every state in ``STATES`` present), plus ``leased``."""
-        ...
-
-    def next_due(self) -> float | None:
-        """Seconds until some pending row can be claimed (0: now); None if none is pending."""
-        ...
-
-    def waiting(self) -> list[tuple[int, float]]:
-        """Every pending row: (row ID, seconds left on its lease, 0 when free)."""
-        ...
-
-    def scrub(self) -> bool:
-        """Make erased secrets leave every database file (SQLite: checkpoint, truncate the WAL).
-
-        False when something kept that from finishing (a reader holding an old
-        snapshot of the WAL): the caller tries again later.
-        """
-        ...
-
-    def close(self) -> None:
-        """Close every connection."""
-        ...
 
 
 def open_store(url: str, *, create: bool = True) -> Store:
@@ -361,10 +186,10 @@ def open_store(url: str, *, create: bool = True) -> Store:
     """
     kind, where = parse_url(url)
     if kind == "sqlite":
-        from ._outbox_sqlite import SQLiteStore  # noqa: PLC0415 - sqlite3 only when used
+        from .sqlite import SQLiteStore  # noqa: PLC0415 - sqlite3 only when used
 
         return SQLiteStore(where, create=create)
-    from ._outbox_pg import PostgresStore  # noqa: PLC0415 - psycopg only when used
+    from .postgres import PostgresStore  # noqa: PLC0415 - psycopg only when used
 
     return PostgresStore(where)
 

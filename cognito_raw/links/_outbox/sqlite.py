@@ -29,8 +29,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
-from ._outbox import OutboxError
-from ._outbox_sql import KEY_TABLE, TABLE, SQLStore, Transaction
+from .sql import KEY_TABLE, TABLE, SQLStore, Transaction
+from .store import OutboxError
 
 __all__ = ["SQLiteStore"]
 

@@ -23,27 +23,15 @@ from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
-from ._call.limiter import TokenBucket
-from ._core.model import UpdateAuthEventFeedbackRequest
-from ._links_app import FeedbackOutcome
-from ._outbox import (
-    DELIVERED,
-    EXPIRED,
-    PENDING,
-    REJECTED,
-    Deliverer,
-    Outbox,
-    OutboxError,
-    Pending,
-    Sender,
-    Verdict,
-    digest,
-    open_store,
-    redact_url,
-)
+from cognito_raw._call.limiter import TokenBucket
+from cognito_raw._core.model import UpdateAuthEventFeedbackRequest
+
+from ._outbox.deliverer import Deliverer, Outbox, Sender, Verdict, digest, open_store
+from ._outbox.store import DELIVERED, EXPIRED, PENDING, REJECTED, OutboxError, Pending, redact_url
+from ._page import FeedbackOutcome
 
 if TYPE_CHECKING:
-    from ._outbox import Store
+    from ._outbox.store import Store
 
 __all__ = ["OutboxFlow"]
 

@@ -15,7 +15,7 @@ import os
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
 if TYPE_CHECKING:
-    from ._outbox import Outbox
+    from .deliverer import Outbox
 
 __all__ = ["OUTBOX_ENV", "UsageError", "add_parser", "run_outbox"]
 
@@ -68,8 +68,9 @@ def add_parser(commands: Any, *, epilog: str) -> None:
 
 def _outbox(args: argparse.Namespace) -> Outbox:
     # Imported here: building the parser for any command loads none of this.
-    from ._links_app import RateLimit  # noqa: PLC0415
-    from ._outbox import Outbox  # noqa: PLC0415
+    from cognito_raw.links._app import RateLimit  # noqa: PLC0415
+
+    from .deliverer import Outbox  # noqa: PLC0415
 
     url = args.db or os.environ.get(OUTBOX_ENV, "")
     if not url:
@@ -86,7 +87,8 @@ def run_outbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     Raises ``UsageError`` or ``ValidationError`` for bad input and
     ``OutboxError`` when the database cannot be used.
     """
-    from ._outbox import STATES, open_store  # noqa: PLC0415 - see _outbox
+    from .deliverer import open_store  # noqa: PLC0415 - see _outbox
+    from .store import STATES  # noqa: PLC0415 - see _outbox
 
     outbox = _outbox(args)
     if args.action == "status":
@@ -105,7 +107,7 @@ def run_outbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _deliver(args: argparse.Namespace, outbox: Outbox, out: TextIO, err: TextIO) -> int:
-    from ._outbox import STATES  # noqa: PLC0415 - see _outbox
+    from .store import STATES  # noqa: PLC0415 - see _outbox
 
     handler = logging.StreamHandler(err)
     handler.setFormatter(logging.Formatter("cognito-raw: %(message)s"))
@@ -132,9 +134,10 @@ def _deliver(args: argparse.Namespace, outbox: Outbox, out: TextIO, err: TextIO)
 def _run_drain(args: argparse.Namespace, outbox: Outbox) -> tuple[dict[str, int], Any]:
     import anyio  # noqa: PLC0415 - httpx (and anyio) only when something is sent
 
-    from ._call.config import RetryPolicy, Timeout  # noqa: PLC0415
-    from ._clients.httpx_client import AsyncClient  # noqa: PLC0415
-    from ._outbox import drain  # noqa: PLC0415
+    from cognito_raw._call.config import RetryPolicy, Timeout  # noqa: PLC0415
+    from cognito_raw._clients.httpx_client import AsyncClient  # noqa: PLC0415
+
+    from .deliverer import drain  # noqa: PLC0415
 
     async def main() -> tuple[dict[str, int], Any]:
         async with AsyncClient(

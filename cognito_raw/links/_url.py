@@ -24,9 +24,9 @@ import urllib.parse
 from collections.abc import Collection, Mapping
 from typing import Final
 
-from ._core.endpoints import check_endpoint_url
-from ._core.errors import ValidationError
-from ._core.model import (
+from cognito_raw._core.endpoints import check_endpoint_url
+from cognito_raw._core.errors import ValidationError
+from cognito_raw._core.model import (
     FeedbackValue,
     UpdateAuthEventFeedbackRequest,
     validate_event_id,

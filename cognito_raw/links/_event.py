@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from ._core.errors import ValidationError
-from ._core.model import FeedbackValue, UpdateAuthEventFeedbackRequest
-from ._links_url import make_link
+from cognito_raw._core.errors import ValidationError
+from cognito_raw._core.model import FeedbackValue, UpdateAuthEventFeedbackRequest
+
+from ._url import make_link
 
 __all__ = [
     "ATO_TRIGGER_SOURCE",

@@ -20,20 +20,20 @@ object with an ``async send(request)`` method, such as ``cognito_raw.AsyncClient
 
 from __future__ import annotations
 
-from ._links_app import (
+from ._app import (
     DEFAULT_GLOBAL_LIMIT,
     DEFAULT_PER_CLIENT_LIMIT,
     FeedbackApp,
-    FeedbackOutcome,
     FeedbackSender,
     RateLimit,
     client_key,
     feedback_app,
 )
-from ._links_event import FeedbackContext, FeedbackLinks, from_custom_email_sender_event
-from ._links_page import DEFAULT_STYLESHEET, FeedbackTexts
-from ._links_url import MAX_LINK_LENGTH, make_link, parse_link, template_link
-from ._outbox import Outbox, OutboxError
+from ._event import FeedbackContext, FeedbackLinks, from_custom_email_sender_event
+from ._outbox.deliverer import Outbox
+from ._outbox.store import OutboxError
+from ._page import DEFAULT_STYLESHEET, FeedbackOutcome, FeedbackTexts
+from ._url import MAX_LINK_LENGTH, make_link, parse_link, template_link
 
 __all__ = [
     "DEFAULT_GLOBAL_LIMIT",

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import hashlib
 import hmac
 import ipaddress
@@ -50,8 +49,8 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMap
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from ._call.limiter import TokenBucket
-from ._core.errors import (
+from cognito_raw._call.limiter import TokenBucket
+from cognito_raw._core.errors import (
     CognitoError,
     InternalErrorException,
     InvalidParameterException,
@@ -62,13 +61,15 @@ from ._core.errors import (
     UserNotFoundException,
     ValidationError,
 )
-from ._core.model import (
+from cognito_raw._core.model import (
     FeedbackValue,
     UpdateAuthEventFeedbackRequest,
     UpdateAuthEventFeedbackResponse,
 )
-from ._links_page import DEFAULT_STYLESHEET, FeedbackTexts, render_page, style_hash
-from ._links_url import (
+
+from ._outbox.deliverer import Outbox, dedupe_material
+from ._page import DEFAULT_STYLESHEET, FeedbackOutcome, FeedbackTexts, render_page, style_hash
+from ._url import (
     MAX_LINK_LENGTH,
     PARAM_EVENT,
     PARAM_POOL,
@@ -79,17 +80,15 @@ from ._links_url import (
     parse_link,
     request_from_fields,
 )
-from ._outbox import Outbox, dedupe_material
 
 if TYPE_CHECKING:
-    from ._links_outbox import OutboxFlow
+    from ._app_outbox import OutboxFlow
 
 __all__ = [
     "CSRF_COOKIE",
     "DEFAULT_GLOBAL_LIMIT",
     "DEFAULT_PER_CLIENT_LIMIT",
     "FeedbackApp",
-    "FeedbackOutcome",
     "FeedbackSender",
     "RateLimit",
     "client_key",
@@ -133,20 +132,6 @@ class FeedbackSender(Protocol):
     ) -> UpdateAuthEventFeedbackResponse:
         """Deliver one request; raise ``cognito_raw`` exceptions on failure."""
         ...
-
-
-class FeedbackOutcome(str, enum.Enum):
-    """What became of a submission, as the result page tells it.
-
-    ``ACCEPTED`` (202) is the outbox's: stored, to be delivered later.
-    """
-
-    SUCCESS = "success"
-    ACCEPTED = "accepted"
-    ALREADY_RECORDED = "already_recorded"
-    EXPIRED = "expired"
-    UNAVAILABLE = "unavailable"
-    ERROR = "error"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -356,7 +341,7 @@ class FeedbackApp:
         self._recorded: OrderedDict[bytes, float] = OrderedDict()
         self._outbox: OutboxFlow | None = None
         if outbox is not None:
-            from ._links_outbox import OutboxFlow  # noqa: PLC0415 - anyio only with an outbox
+            from ._app_outbox import OutboxFlow  # noqa: PLC0415 - anyio only with an outbox
 
             self._outbox = OutboxFlow(
                 outbox if isinstance(outbox, Outbox) else Outbox(url=outbox),

@@ -16,8 +16,9 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any, Final, Protocol
 
-from ._core.model import UpdateAuthEventFeedbackRequest
-from ._outbox import (
+from cognito_raw._core.model import UpdateAuthEventFeedbackRequest
+
+from .store import (
     DELIVERED,
     EXPIRED,
     PENDING,

@@ -1,6 +1,8 @@
-"""The feedback app's pages: overridable texts, the stylesheet and the HTML.
+"""The feedback app's pages: the outcomes they tell, overridable texts, the stylesheet, the HTML.
 
-Owns everything the user reads. Every text is HTML-escaped when rendered, so
+Owns everything the user reads, and ``FeedbackOutcome``, the outcome of a
+submission that picks the result page (the app and its outbox flow both
+answer with one). Every text is HTML-escaped when rendered, so
 overriding one cannot inject markup; the only markup comes from this module.
 There is no script at all, and the one inline stylesheet is allowed by its
 hash in the Content-Security-Policy (``style_hash``).
@@ -9,13 +11,28 @@ hash in the Content-Security-Policy (``style_hash``).
 from __future__ import annotations
 
 import base64
+import enum
 import hashlib
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["DEFAULT_STYLESHEET", "FeedbackTexts", "render_page", "style_hash"]
+__all__ = ["DEFAULT_STYLESHEET", "FeedbackOutcome", "FeedbackTexts", "render_page", "style_hash"]
+
+
+class FeedbackOutcome(str, enum.Enum):
+    """What became of a submission, as the result page tells it.
+
+    ``ACCEPTED`` (202) is the outbox's: stored, to be delivered later.
+    """
+
+    SUCCESS = "success"
+    ACCEPTED = "accepted"
+    ALREADY_RECORDED = "already_recorded"
+    EXPIRED = "expired"
+    UNAVAILABLE = "unavailable"
+    ERROR = "error"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

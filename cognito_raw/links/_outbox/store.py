@@ -1,0 +1,213 @@
+"""What a submission is at rest: its states, its rows, and the storage interface.
+
+Owns ``Store``, the interface both backends implement (its SQL is ``sql``'s,
+run by ``sqlite`` over the standard library's ``sqlite3`` and by
+``postgres`` over psycopg 3), the rows it hands out (``Added``, ``Pending``),
+the four states, ``OutboxError``, the digest key's making, and the outbox
+URL's two readings (``parse_url``, ``redact_url``). The backends import this
+module and nothing above it; ``deliverer`` picks a backend (``open_store``).
+"""
+
+from __future__ import annotations
+
+import secrets
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+from cognito_raw._core.errors import ValidationError
+from cognito_raw._core.model import UpdateAuthEventFeedbackRequest
+
+__all__ = [
+    "DELIVERED",
+    "EXPIRED",
+    "FINAL_STATES",
+    "PENDING",
+    "REJECTED",
+    "STATES",
+    "Added",
+    "OutboxError",
+    "Pending",
+    "Store",
+    "new_key",
+    "parse_url",
+    "redact_url",
+]
+
+PENDING: Final = "pending"
+DELIVERED: Final = "delivered"
+REJECTED: Final = "rejected"
+EXPIRED: Final = "expired"
+STATES: Final = (PENDING, DELIVERED, REJECTED, EXPIRED)
+FINAL_STATES: Final = (DELIVERED, REJECTED, EXPIRED)
+
+
+class OutboxError(Exception):
+    """The outbox database could not be opened or used (its driver's error is the cause).
+
+    The message names the operation and the driver's error class, never a
+    stored username or token, nor the URL's password.
+    """
+
+
+def parse_url(url: str) -> tuple[str, str]:
+    """``("sqlite", "/abs/path.db")`` or ``("postgresql", url)``; ``ValidationError`` if neither.
+
+    The rule quoted in the error never includes the URL itself (it may hold
+    a password).
+    """
+    if not isinstance(url, str):
+        raise ValidationError(field="outbox", rule="must be a URL string")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port may fail too
+    except ValueError:
+        raise ValidationError(field="outbox", rule="not a valid URL") from None
+    scheme = parts.scheme.lower()
+    if scheme == "sqlite":
+        path = urllib.parse.unquote(parts.path)
+        if parts.netloc or parts.query or parts.fragment or not path.startswith("/"):
+            raise ValidationError(
+                field="outbox",
+                rule="a SQLite outbox is sqlite:///absolute/path.db (no host, query or fragment)",
+            )
+        if path.endswith("/") or "\0" in path:
+            raise ValidationError(field="outbox", rule="the SQLite path must name a file")
+        return "sqlite", path
+    if scheme in ("postgresql", "postgres"):
+        return "postgresql", url
+    raise ValidationError(
+        field="outbox", rule="the URL must start with sqlite:/// or postgresql://"
+    )
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***``, for messages."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "<not a valid URL>"
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def new_key() -> bytes:
+    """A fresh digest key (32 random bytes), made once when an outbox is created."""
+    return secrets.token_bytes(32)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Added:
+    """What ``Store.add`` found: the row's ID and state, and whether this call made it."""
+
+    id: int
+    state: str
+    new: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pending:
+    """A leased row, ready to send: ``repr()`` hides the username and token."""
+
+    id: int
+    user_pool_id: str
+    event_id: str
+    feedback_value: str
+    username: str = field(repr=False)
+    feedback_token: str = field(repr=False)
+    attempts: int
+    age: float
+
+    def request(self) -> UpdateAuthEventFeedbackRequest:
+        """The request to send (validated again: the row may have been edited)."""
+        return UpdateAuthEventFeedbackRequest(
+            user_pool_id=self.user_pool_id,
+            username=self.username,
+            event_id=self.event_id,
+            feedback_token=self.feedback_token,
+            feedback_value=self.feedback_value,
+        )
+
+
+class Store(Protocol):
+    """The storage interface both backends implement; every method blocks.
+
+    Times are seconds on the store's own clock (the host's wall clock for
+    SQLite, the server's for PostgreSQL), so that leases mean the same to
+    every process sharing the database. Each method is one transaction.
+    Driver errors are raised as ``OutboxError``.
+    """
+
+    def open(self) -> bytes:
+        """Create the tables if missing; return the digest key (made on first open)."""
+        ...
+
+    def add(
+        self, request: UpdateAuthEventFeedbackRequest, key: bytes, *, owner: str, lease: float
+    ) -> Added:
+        """Insert a pending row unless one with the same digest exists.
+
+        With ``lease > 0`` the new row starts leased to ``owner`` (the caller
+        is about to send it); with 0 it is at once due for any deliverer.
+        """
+        ...
+
+    def claim(
+        self,
+        *,
+        owner: str,
+        lease: float,
+        due_only: bool = True,
+        after: int | None = None,
+        only: int | None = None,
+    ) -> Pending | None:
+        """Lease one pending row whose lease is free; None if none.
+
+        With ``due_only`` the row must be past its retry delay and the one due
+        first is taken; without, rows go in ID order, past ``after`` if given.
+        ``only`` restricts the claim to one row ID. Claiming counts an attempt.
+        """
+        ...
+
+    def finish(self, row_id: int, state: str, code: str | None) -> None:
+        """Make a pending row final (``delivered``/``rejected``) and erase its secrets."""
+        ...
+
+    def release(self, row_id: int, owner: str, *, delay: float, code: str | None) -> None:
+        """Give a leased row back: due again after ``delay`` seconds (only ``owner``'s lease)."""
+        ...
+
+    def expire(self, max_age: float) -> list[tuple[str, str, float]]:
+        """Make unleased pending rows older than ``max_age`` expired; (pool, event, age) each."""
+        ...
+
+    def prune(self, older_than: float) -> int:
+        """Delete final rows (digests only) finished more than ``older_than`` seconds ago."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """Rows by state (every state in ``STATES`` present), plus ``leased``."""
+        ...
+
+    def next_due(self) -> float | None:
+        """Seconds until some pending row can be claimed (0: now); None if none is pending."""
+        ...
+
+    def waiting(self) -> list[tuple[int, float]]:
+        """Every pending row: (row ID, seconds left on its lease, 0 when free)."""
+        ...
+
+    def scrub(self) -> bool:
+        """Make erased secrets leave every database file (SQLite: checkpoint, truncate the WAL).
+
+        False when something kept that from finishing (a reader holding an old
+        snapshot of the WAL): the caller tries again later.
+        """
+        ...
+
+    def close(self) -> None:
+        """Close every connection."""
+        ...
