@@ -273,13 +273,12 @@ def check_outcome(row: Row, outcome: Outcome, where: str) -> None:
 @pytest.mark.parametrize("row", TABLE, ids=[row.fault for row in TABLE])
 def test_fault_table(row: Row) -> None:
     """Both clients at once (one server each), so the timeout rows cost 2 s, not 4."""
-    # BUG (reported; fix in cognito_raw/_clients/httpx_client.py, _retry.py and _protocol.py):
-    # the rows huge_blank_body_200 and gzip_blank_bomb_200 fail today. The
-    # client reads at most 64 KiB of a reply and hands parse_response the
-    # truncated body without saying it was cut; 64 KiB of spaces look like
-    # an empty 2xx body, so a 10 MiB (or 50 MiB gzip) reply of whitespace is
-    # reported as a successful delivery. A 2xx reply larger than the body
-    # limit is not a Cognito answer: it must raise ProtocolError.
+    # BUG (reported; fix in cognito_raw/_clients/httpx_client.py, _call/driver.py and
+    # _core/protocol.py): the rows huge_blank_body_200 and gzip_blank_bomb_200 fail today. The
+    # client reads at most 64 KiB of a reply and hands parse_response the truncated body
+    # without saying it was cut; 64 KiB of spaces look like an empty 2xx body, so a 10 MiB (or
+    # 50 MiB gzip) reply of whitespace is reported as a successful delivery. A 2xx reply larger
+    # than the body limit is not a Cognito answer: it must raise ProtocolError.
     outcomes: dict[str, Outcome] = {}
     with faultserver.serve(row.fault) as sync_server, faultserver.serve(row.fault) as async_server:
         before = resources()

@@ -1,7 +1,7 @@
 """The ASGI feedback app: a confirmation page on GET, the submission on POST.
 
 Owns the browser-facing flow and its defences; links are read by
-``_links_url``, pages drawn by ``_links_page``, and the call made by whatever
+``_url``, pages drawn by ``_page``, and the call made by whatever
 ``FeedbackSender`` it is given (``cognito_raw.AsyncClient``). It does not
 route on the path: mount it anywhere.
 
@@ -26,7 +26,7 @@ Why each defence:
   rejects is held back, so that a crowd of addresses sending made-up links
   cannot keep the global bucket empty for real users.
 - Nothing logged carries the username or the token.
-- With an outbox (``_links_outbox``), a valid submission is committed to a
+- With an outbox (``_app_outbox``), a valid submission is committed to a
   database before any answer, and a transient failure answers 202 "received"
   instead of "try again": the deliverer sends it later.
 """

@@ -44,7 +44,7 @@ from cognito_raw import (
 # Secrets the property checks are scrubbed: a hostile reply may echo them.
 SECRETS = ("fuzz-user-Zq9", "FuzzToken-Xk7")
 _MAX_STATUS_DIGITS = 12
-_MAX_MESSAGE = 1024 + 3  # _protocol._MAX_MESSAGE and its "..."
+_MAX_MESSAGE = 1024 + 3  # _core.protocol._MAX_MESSAGE and its "..."
 _MAX_CODE = 128
 
 

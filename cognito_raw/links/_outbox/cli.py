@@ -1,7 +1,7 @@
 """``cognito-raw outbox deliver`` and ``cognito-raw outbox status``.
 
 Owns the outbox's command line: argument parsing and what is printed. The
-work is ``_outbox.drain`` (the same deliverer the feedback app runs) and
+work is ``deliverer.drain`` (the same deliverer the feedback app runs) and
 ``Store.counts``. The database URL may hold a password: it is never printed,
 and may come from ``$COGNITO_RAW_OUTBOX`` instead of the command line.
 """

@@ -1,7 +1,7 @@
 """The outbox's SQL, shared by the SQLite and PostgreSQL stores.
 
 Owns the table layout and every statement the ``Store`` methods run. The
-backends (``_outbox_sqlite``, ``_outbox_pg``) supply connections,
+backends (``sqlite``, ``postgres``) supply connections,
 transactions, the clock and the few words where the dialects differ; the
 statements are written once, with ``:name`` parameters.
 
@@ -58,7 +58,7 @@ class Transaction(Protocol):
 
 
 class SQLStore:
-    """The ``Store`` methods over a backend's transactions (see ``_outbox.Store``)."""
+    """The ``Store`` methods over a backend's transactions (see ``store.Store``)."""
 
     # The dialects' differences, set by each backend.
     schema: tuple[str, ...] = ()
