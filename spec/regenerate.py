@@ -2,7 +2,7 @@
 
 ``python spec/regenerate.py`` rewrites the files below from the botocore that
 is installed; commit the result together with any code change it calls for
-(tests/test_endpoints.py compares the code with these files, and the files
+(tests/core/test_endpoints.py compares the code with these files, and the files
 with botocore when the versions match).
 
 - ``spec/cognito-idp.json``: the slice of the service model this project

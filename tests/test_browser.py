@@ -413,7 +413,7 @@ def test_a_double_click_records_once(page: Page, site: Site) -> None:
     assert site.calls_for(event) == 1
     # Chromium 156 sends one POST for a double click (the second click lands
     # on a form already being submitted); two would be joined by the app
-    # (tests/test_feedback_app_fake.py, concurrent clicks).
+    # (tests/links/test_feedback_app_fake.py, concurrent clicks).
     posts = [r for r in site.served.received() if r.method == "POST"]
     assert 1 <= len(posts) <= 2
 

@@ -6,7 +6,7 @@ put in a hostname, the translation of botocore's cognito-idp endpoint ruleset
 ``data/partitions.json`` into plain code, and the check of a caller-supplied
 endpoint URL. It does no I/O and loads no JSON: the partition data is vendored
 below as constants, from botocore 1.44.8 (``spec/endpoints.json``, rebuilt by
-the spec regeneration script). tests/test_endpoints.py holds the result to
+the spec regeneration script). tests/core/test_endpoints.py holds the result to
 botocore's own ``EndpointProvider`` for every region botocore knows.
 
 The region is usually the prefix of a user pool ID (``us-east-1_AbC123``),

@@ -1,5 +1,5 @@
 // Runs Python under Pyodide in Node.js with cognito_raw's source in Pyodide's
-// file system, for tests/test_fetch.py and benchmarks/_edge.py.
+// file system, for tests/clients/test_fetch.py and benchmarks/_edge.py.
 //
 //   node runner.mjs PYODIDE_DIR PACKAGE_DIR SCRIPT CONFIG_JSON
 //

@@ -2,7 +2,7 @@
 
 ``main`` is given the test's JSON (the servers' URLs and the seeded event),
 calls each scenario through a fresh client and returns, as JSON, what each
-one ended in. ``tests/test_fetch.py`` checks the outcomes and what the
+one ended in. ``tests/clients/test_fetch.py`` checks the outcomes and what the
 servers received.
 """
 

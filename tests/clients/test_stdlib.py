@@ -50,6 +50,7 @@ from cognito_raw import (
 from cognito_raw._clients import stdlib_client
 from cognito_raw.testing import FakeCognito
 from tests import faultserver, loopback
+from tests.clients.test_httpx_stack import _Proxy, _raw_server, no_real_network
 from tests.loopback import reply
 from tests.test_faults import FAST as FAST_ROWS
 from tests.test_faults import (
@@ -68,7 +69,6 @@ from tests.test_faults import (
     settled,
 )
 from tests.test_faults import MAX_PEAK as BOTH_CLIENTS_PEAK
-from tests.test_httpx_stack import _Proxy, _raw_server, no_real_network
 from tests.test_imports import modules_loaded_by, outside_the_standard_library, probe_output
 from tests.test_secrets import ONCE as SECRETS_ONCE
 from tests.test_secrets import (
@@ -246,7 +246,7 @@ def test_the_same_results_as_the_httpx_client() -> None:
 def test_the_docs_lambda_handler_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     # docs/edge.md's handler.py, as written, its Client pointed at the fake
     # (the page's has the region come from the user pool ID).
-    page = (Path(__file__).resolve().parent.parent / "docs" / "edge.md").read_text()
+    page = (Path(__file__).resolve().parents[2] / "docs" / "edge.md").read_text()
     code = page.split("```python\n# handler.py\n", 1)[1].split("```", 1)[0]
     fake = FakeCognito()
     event = fake.seed()

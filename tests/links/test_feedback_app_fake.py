@@ -32,7 +32,7 @@ from cognito_raw.links import (
     template_link,
 )
 from cognito_raw.testing import AuthEvent, FakeCognito, load_recording
-from tests.test_feedback_app import check_security_headers, form_of, title_of
+from tests.links.test_feedback_app import check_security_headers, form_of, title_of
 
 Mode = Literal["transport", "loopback"]
 MODES: tuple[Mode, ...] = ("transport", "loopback")

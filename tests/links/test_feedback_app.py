@@ -3,7 +3,7 @@
 The stub stands in for cognito_raw.AsyncClient so that every exception the
 client can raise is scripted exactly and a gate can hold a call in flight; it
 records every request. The same app against the real AsyncClient and
-FakeCognito is tests/test_feedback_app_fake.py; in Chromium, tests/test_browser.py.
+FakeCognito is tests/links/test_feedback_app_fake.py; in Chromium, tests/test_browser.py.
 """
 
 from __future__ import annotations
@@ -438,7 +438,7 @@ def test_an_expired_link_can_be_tried_again_and_is_sent_again() -> None:
         assert (await submit(http, form)).status_code == 400
 
     # (Without the hold-back a rejected link puts on its client, which
-    # tests/test_feedback_app_limits.py covers.)
+    # tests/links/test_feedback_app_limits.py covers.)
     run(make_app(sender, rejection_penalty=0), body)
     assert len(sender.calls) == 2
 

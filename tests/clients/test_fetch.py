@@ -35,7 +35,7 @@ from cognito_raw.testing import AuthEvent, FakeCognito
 from tests import faultserver, loopback
 from tests.test_imports import modules_loaded_by, outside_the_standard_library
 
-HERE: Final = Path(__file__).parent / "pyodide"
+HERE: Final = Path(__file__).resolve().parents[1] / "pyodide"
 PACKAGE: Final = Path(cognito_raw.__file__).parent
 
 
@@ -74,7 +74,7 @@ def run_in_pyodide(config: dict[str, Any]) -> dict[str, Any]:
 
 def docs_worker() -> str:
     """docs/edge.md's Cloudflare Python Worker (``src/entry.py``), as written."""
-    page = (Path(__file__).resolve().parent.parent / "docs" / "edge.md").read_text()
+    page = (Path(__file__).resolve().parents[2] / "docs" / "edge.md").read_text()
     return page.split("```python\n# src/entry.py", 1)[1].split("\n", 1)[1].split("```", 1)[0]
 
 

@@ -34,7 +34,7 @@ from cognito_raw.links import (
     client_key,
     feedback_app,
 )
-from tests.test_feedback_app import FakeClock
+from tests.links.test_feedback_app import FakeClock
 
 POOL = "us-east-1_AbC123"
 REAL_TOKEN = "RealToken-123="  # made up

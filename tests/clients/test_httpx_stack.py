@@ -499,7 +499,7 @@ def test_throttling_through_respx_is_retried_like_any_reply(flavor: str) -> None
 
 def test_the_docs_respx_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     # docs/testing.md's respx example, as written.
-    page = (Path(__file__).resolve().parent.parent / "docs" / "testing.md").read_text()
+    page = (Path(__file__).resolve().parents[2] / "docs" / "testing.md").read_text()
     section = page.split("respx and pytest-httpx intercept the default clients", 1)[1]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     exec(compile(code, "docs/testing.md", "exec"), {})  # noqa: S102 - our own docs

@@ -34,7 +34,7 @@ from cognito_raw._core.endpoints import (
 )
 from cognito_raw._core.errors import ValidationError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SPEC_FILE = ROOT / "spec" / "endpoints.json"
 REGENERATE = ROOT / "spec" / "regenerate.py"
 

@@ -29,9 +29,9 @@ from cognito_raw.cli import main
 from cognito_raw.links import FeedbackApp, FeedbackTexts, RateLimit, feedback_app, make_link
 from cognito_raw.links._outbox.deliverer import Outbox, drain, open_store
 from cognito_raw.testing import AuthEvent, FakeCognito
+from tests.links.test_feedback_app import check_security_headers, title_of
+from tests.links.test_feedback_app_fake import ORIGIN, RETRY, Rig
 from tests.outbox_support import BACKENDS, lifespan, outbox_url, sqlite_files
-from tests.test_feedback_app import check_security_headers, title_of
-from tests.test_feedback_app_fake import ORIGIN, RETRY, Rig
 
 TEXTS = FeedbackTexts()
 ROOMY = RateLimit(rate=10_000, burst=10_000)

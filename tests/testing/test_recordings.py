@@ -28,7 +28,8 @@ from cognito_raw.testing import strategies as cst
 from cognito_raw.testing._recordings import parse_recording
 
 NAMES = list_recordings()
-README = Path(__file__).resolve().parent.parent / "spec" / "recordings" / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "spec" / "recordings" / "README.md"
 REQUEST = UpdateAuthEventFeedbackRequest(
     user_pool_id="us-east-1_AbC123xyz",
     username="alice",
@@ -145,7 +146,9 @@ def test_a_near_miss_is_named(name: str, hint: str | None) -> None:
 
 
 def test_the_testing_docs_list_every_recording() -> None:
-    page = (Path(__file__).parent.parent / "docs" / "testing.md").read_text(encoding="utf-8")
+    page = (Path(__file__).resolve().parents[2] / "docs" / "testing.md").read_text(
+        encoding="utf-8"
+    )
     for name in NAMES:
         assert f"`{name}`" in page, name
 

@@ -1258,7 +1258,7 @@ def test_testing_all_is_sorted_complete_and_documented() -> None:
 
 def test_the_readme_example_runs() -> None:
     # The README's "Test your code against a fake Cognito" block, as written.
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = readme.split("## Test your code against a fake Cognito", 1)[1]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - our own README
