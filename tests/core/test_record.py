@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from cognito_raw._record import Record
+from cognito_raw._core.record import Record
 
 
 def _upper(value: object) -> str:
