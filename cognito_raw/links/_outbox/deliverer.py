@@ -197,7 +197,7 @@ def open_store(url: str, *, create: bool = True) -> Store:
 # -- what one call's outcome means ---------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Verdict:
     """The verdict on one call: ``state`` is delivered, rejected or pending (later)."""
 
@@ -218,17 +218,19 @@ def judge(error: CognitoError | None) -> Verdict:
     or firewall's HTML page, an unmodeled code).
     """
     if error is None:
-        return Verdict(DELIVERED)
+        return Verdict(state=DELIVERED)
     code = _safe_code(error)
     if isinstance(error, ServiceError):
         if error.retryable:
-            return Verdict(PENDING, code, error.retry_after)
+            return Verdict(state=PENDING, code=code, retry_after=error.retry_after)
         # The modeled errors have their own classes; a bare ServiceError is
         # a reply Cognito's model does not describe.
-        return Verdict(PENDING if type(error) is ServiceError else REJECTED, code)
+        return Verdict(state=PENDING if type(error) is ServiceError else REJECTED, code=code)
     if isinstance(error, TransportError | ProtocolError):
-        return Verdict(PENDING, code)
-    return Verdict(REJECTED, code)  # ValidationError: a stored row that is no longer valid
+        return Verdict(state=PENDING, code=code)
+    return Verdict(
+        state=REJECTED, code=code
+    )  # ValidationError: a stored row that is no longer valid
 
 
 def _safe_code(error: CognitoError) -> str:
