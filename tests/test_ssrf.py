@@ -415,12 +415,8 @@ def test_tls_verification_is_on_by_default(self_signed: tuple[Path, Path]) -> No
 
 
 def test_a_ca_bundle_makes_the_certificate_trusted(self_signed: tuple[Path, Path]) -> None:
-    # BUG (reported; fix in cognito_raw/_clients/httpx_client.py, _default_tls_context): this
-    # fails today with a DeprecationWarning from httpx 0.28 ("verify=<str> is
-    # deprecated"), an error under the suite's warnings-as-errors and a
-    # breakage in httpx 1.0: the client hands the path to
-    # httpx.create_ssl_context instead of building ssl.create_default_context(
-    # cafile=path) itself.
+    # The path goes to ssl.create_default_context(cafile=...), never to httpx,
+    # which deprecates verify=<str> (a DeprecationWarning is an error here).
     cert, _ = self_signed
     with https_server(*self_signed) as (url, seen):
         with Client(endpoint_url=url, retry=ONCE, verify=str(cert)) as client:

@@ -25,7 +25,6 @@ How long an attempt may take (``Timeout.total``, cut to the call's deadline):
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import ssl
@@ -64,30 +63,23 @@ __all__ = ["AsyncClient", "Client"]
 _HttpxClient = TypeVar("_HttpxClient", httpx.Client, httpx.AsyncClient)
 
 
-@functools.lru_cache(maxsize=8)
-def _default_tls_context(verify: bool | str) -> ssl.SSLContext:
-    # Loading a CA bundle costs milliseconds: once per process per setting,
-    # and only for clients that will speak https.
-    if isinstance(verify, str):
-        # A CA bundle file or directory (httpx deprecates verify=<str>).
-        return ca_bundle_context(verify)
-    return httpx.create_ssl_context(verify=verify)
-
-
-@functools.lru_cache(maxsize=1)
-def _no_ca_context() -> ssl.SSLContext:
-    # httpx's transport wants a context even for an http:// endpoint. This
-    # one loads no certificate (nothing to build) and, should anything ever
-    # make such a client speak TLS, verifies and so fails closed.
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-
-
 def _tls_context(verify: bool | str | ssl.SSLContext | None, tls_needed: bool) -> ssl.SSLContext:
+    """The TLS context of a client we own, built for it, as httpx builds one per client.
+
+    A long-lived client loads its CA bundle once; only clients that will
+    speak https load one at all.
+    """
     if isinstance(verify, ssl.SSLContext):
         return verify
     if not tls_needed:
-        return _no_ca_context()
-    return _default_tls_context(True if verify is None else verify)
+        # httpx's transport wants a context even for an http:// endpoint.
+        # This one loads no certificate and, should anything ever make such
+        # a client speak TLS, verifies and so fails closed.
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if isinstance(verify, str):
+        # A CA bundle file or directory (httpx deprecates verify=<str>).
+        return ca_bundle_context(verify)
+    return httpx.create_ssl_context(verify=True if verify is None else verify)
 
 
 def _own_or_theirs(
@@ -97,7 +89,6 @@ def _own_or_theirs(
     config: ShellConfig,
 ) -> tuple[_HttpxClient, bool]:
     """The httpx client to send through, and whether we own (and close) it."""
-    _hide_reply_heads_in_httpcore_logs()
     if http_client is None:
         limits = httpx.Limits(
             max_connections=config.max_connections,
@@ -126,8 +117,8 @@ class _HideReplyHeads(logging.Filter):
     exception that ended a step, whose text can quote the server's bytes
     (h11's "illegal status line: ...", "illegal chunk header: ..."). A reply
     can echo the username or the feedback token (a reflecting proxy, a
-    hostile endpoint). Installed on httpcore's loggers by the first client
-    created; records of other kinds pass unchanged.
+    hostile endpoint). Installed on httpcore's loggers when this module is
+    imported; records of other kinds pass unchanged.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -170,11 +161,25 @@ _STATUS = re.compile(r"return_value=\((?:b'[^']*', )?(\d+)")
 _REQUEST_LINE = 'HTTP Request: %s %s "%s %d %s"'
 
 
-@functools.cache
 def _hide_reply_heads_in_httpcore_logs() -> None:
-    for name in ("httpcore.http11", "httpcore.http2", "httpcore.connection", "httpcore.proxy"):
-        logging.getLogger(name).addFilter(_HideReplyHeads())
-    logging.getLogger("httpx").addFilter(_HideReasonPhrase())
+    """Installs the filters on httpcore's and httpx's loggers, once however often it runs.
+
+    A filter of an earlier copy of this module (a reload) counts as installed.
+    """
+    targets: list[tuple[str, type[logging.Filter]]] = [
+        (name, _HideReplyHeads)
+        for name in ("httpcore.http11", "httpcore.http2", "httpcore.connection", "httpcore.proxy")
+    ]
+    targets.append(("httpx", _HideReasonPhrase))
+    for name, kind in targets:
+        logger = logging.getLogger(name)
+        if not any(type(f).__qualname__ == kind.__qualname__ for f in logger.filters):
+            logger.addFilter(kind())
+
+
+# Whoever imports this module is about to send through httpx: its loggers are
+# filtered from here on, whichever client (or http_client) sends.
+_hide_reply_heads_in_httpcore_logs()
 
 
 def _check_idna(endpoint_url: str | None) -> None:

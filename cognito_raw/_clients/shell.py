@@ -12,7 +12,6 @@ rule).
 
 from __future__ import annotations
 
-import functools
 import os
 import random as _random
 import time
@@ -453,11 +452,10 @@ def certificate_error(exc: BaseException) -> TransportError | None:
     return None
 
 
-@functools.lru_cache(maxsize=8)
 def ca_bundle_context(path: str) -> ssl.SSLContext:
     """A verifying TLS context trusting the CA bundle at ``path`` (a PEM file or a directory).
 
-    Built once per process per path: loading a bundle costs milliseconds.
+    Built for each client that asks (the client keeps it for its lifetime).
     Raises ``ValidationError`` (field ``verify``) when nothing is at ``path``.
     """
     import ssl  # noqa: PLC0415 - Pyodide, where the fetch client runs, has no ssl

@@ -21,7 +21,6 @@ attempt past its total.
 from __future__ import annotations
 
 import contextvars
-import functools
 import http.client
 import io
 import os
@@ -73,10 +72,9 @@ Verify = bool | str | ssl.SSLContext | None
 Origin = tuple[str, str, int]  # scheme, host, port
 
 
-@functools.lru_cache(maxsize=2)
 def _system_context(verify: bool) -> ssl.SSLContext:
-    # Loading the system's CA store costs milliseconds: once per process per
-    # setting, and only for clients that will speak https.
+    # Built per client, which keeps it for its lifetime; only clients that
+    # will speak https load the system's CA store at all.
     if verify:
         return ssl.create_default_context()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

@@ -28,6 +28,7 @@ import ipaddress
 import socket
 import ssl
 import subprocess
+import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,7 @@ from cognito_raw import (
 from cognito_raw.testing import FakeCognito
 from tests import loopback
 from tests.loopback import reply
+from tests.test_imports import probe_output
 
 POOL: Final = "us-east-1_AbC123"
 COGNITO: Final = "https://cognito-idp.us-east-1.amazonaws.com/"
@@ -405,6 +407,38 @@ def test_verify_with_your_http_client_is_refused(flavor: str, verify: Any) -> No
     with pytest.raises(ValidationError, match="verify") as info:
         cls(http_client=http(), verify=verify)
     assert info.value.field == "verify"
+
+
+@pytest.mark.parametrize("path", ["/nonexistent/ca.pem", ""])
+def test_a_ca_bundle_path_with_nothing_there_is_a_validation_error(flavor: str, path: str) -> None:
+    cls = Client if flavor == "sync" else AsyncClient
+    for _ in range(2):  # every client checks its own path: no failure or success is kept
+        with pytest.raises(ValidationError, match="verify") as info:
+            cls(verify=path)
+        assert info.value.field == "verify"
+
+
+_FILTER_PROBE = textwrap.dedent(
+    """
+    import importlib, logging, sys
+    sys.path.insert(0, sys.argv[1])
+    from cognito_raw._clients import httpx_client as _client
+    names = ["httpcore.http11", "httpcore.http2", "httpcore.connection", "httpcore.proxy", "httpx"]
+    def counts():
+        return [len(logging.getLogger(name).filters) for name in names]
+    before = counts()
+    importlib.reload(_client)
+    _client._hide_reply_heads_in_httpcore_logs()
+    _client.Client().close()
+    print(before, counts())
+    """
+)
+
+
+def test_the_log_filters_are_installed_at_import_once() -> None:
+    # Before any client is made (a caller's http_client is filtered too), and
+    # never twice: not by a reload, nor by running the installer again.
+    assert probe_output(_FILTER_PROBE).split() == ["[1,", "1,", "1,", "1,", "1]"] * 2
 
 
 @pytest.mark.parametrize("value", [0, -1, 2.5, "10", None])

@@ -69,7 +69,12 @@ from tests.test_faults import (
     settled,
 )
 from tests.test_faults import MAX_PEAK as BOTH_CLIENTS_PEAK
-from tests.test_imports import modules_loaded_by, outside_the_standard_library, probe_output
+from tests.test_imports import (
+    COUNT_CA_LOADS,
+    modules_loaded_by,
+    outside_the_standard_library,
+    probe_output,
+)
 from tests.test_secrets import ONCE as SECRETS_ONCE
 from tests.test_secrets import (
     SOCKET_EXAMPLES,
@@ -454,24 +459,33 @@ def test_a_trusted_certificate(self_signed: tuple[Path, Path], how: str, tmp_pat
     assert seen == ["hello"]
 
 
-_CONTEXT_PROBE = textwrap.dedent(
-    """
-    import sys
-    sys.path.insert(0, sys.argv[1])
-    from cognito_raw import stdlib
-    from cognito_raw._clients import stdlib_client
-    stdlib.Client(endpoint_url="http://127.0.0.1:9").close()
-    assert stdlib_client._system_context.cache_info().currsize == 0, "no context for http://"
-    for _ in range(3):
+_CONTEXT_PROBE = (
+    textwrap.dedent(
+        """
+        import sys
+        sys.path.insert(0, sys.argv[1])
+        from cognito_raw import stdlib
+        """
+    )
+    + COUNT_CA_LOADS
+    + textwrap.dedent(
+        """
+        stdlib.Client(endpoint_url="http://127.0.0.1:9").close()
+        assert CA_LOADS == [], "no CA store loaded for http://"
         stdlib.Client().close()
-    info = stdlib_client._system_context.cache_info()
-    assert (info.currsize, info.hits) == (1, 2), info
-    print("ok")
-    """
+        first = len(CA_LOADS)
+        assert first >= 1, CA_LOADS
+        stdlib.Client(verify=False).close()
+        assert len(CA_LOADS) == first, "verify=False loads no CA store"
+        stdlib.Client().close()
+        assert len(CA_LOADS) == 2 * first, "one load per https client, when it is made"
+        print("ok")
+        """
+    )
 )
 
 
-def test_the_tls_context_is_built_once_and_never_for_http() -> None:
+def test_a_tls_context_is_built_per_https_client_and_never_for_http() -> None:
     assert probe_output(_CONTEXT_PROBE).strip() == "ok"
 
 
