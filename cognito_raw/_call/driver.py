@@ -295,11 +295,12 @@ def _await_slot(
     A slot that would come after the deadline is not taken: the call fails at
     once (a timeout on the first attempt, the last error on a retry) and
     sends nothing more. A caller that leaves while it waits (a cancelled
-    task, an exception thrown into the driver) gives its slot back.
+    task, an exception thrown into the driver) gives its slot back, which
+    comes back once no slot reserved after it is still held.
     """
     within = None if call_deadline is None else call_deadline - clock()
-    wait = limiter.reserve(within)
-    if wait is None:
+    slot = limiter.reserve(within)
+    if slot is None:
         if earlier:
             raise _final(earlier[-1], attempt - 1, earlier[:-1])
         raise _final(
@@ -309,12 +310,13 @@ def _await_slot(
             0,
             [],
         )
+    wait, ticket = slot
     if wait <= 0:
         return
     try:
         yield Sleep(wait)
     except BaseException:
-        limiter.give_back()
+        limiter.give_back(ticket)
         raise
 
 

@@ -20,26 +20,49 @@ from .config import COGNITO_USER_RESOURCE_UPDATE_RPS, check_positive
 __all__ = ["RateLimiter", "TokenBucket"]
 
 
-class TokenBucket:
-    """``rate`` tokens a second, holding at most ``burst``; starts full."""
+# How many of the latest tokens taken can still be given back: older ones
+# have long been used, or are forfeited (memory stays bounded).
+_GIVE_BACK_WINDOW = 1024
 
-    __slots__ = ("burst", "rate", "stamp", "tokens")
+
+class TokenBucket:
+    """``rate`` tokens a second, holding at most ``burst``; starts full.
+
+    Every token taken (``take`` admitting, ``reserve``) gets a ticket, read
+    from ``ticket`` right after, for ``give_back``.
+    """
+
+    __slots__ = ("_live", "_returned", "burst", "rate", "stamp", "ticket", "tokens")
 
     def __init__(self, rate: float, burst: int, now: float) -> None:
         self.rate = float(rate)
         self.burst = burst
         self.tokens = float(burst)
         self.stamp = now
+        self.ticket = 0  # the latest token's
+        # The tickets that may still be given back, oldest first, and those
+        # given back that wait for the ones after them.
+        self._live: list[int] = []
+        self._returned: set[int] = set()
 
     def _refill(self, now: float) -> None:
         self.tokens = min(float(self.burst), self.tokens + max(0.0, now - self.stamp) * self.rate)
         self.stamp = max(self.stamp, now)
 
+    def _spend(self) -> None:
+        self.tokens -= 1.0
+        self.ticket += 1
+        self._live.append(self.ticket)
+        if len(self._live) > 2 * _GIVE_BACK_WINDOW:
+            for old in self._live[:_GIVE_BACK_WINDOW]:
+                self._returned.discard(old)
+            del self._live[:_GIVE_BACK_WINDOW]
+
     def take(self, now: float) -> float:
         """Admit or refuse: 0 if a token was taken, else the seconds until one is free."""
         self._refill(now)
         if self.tokens >= 1.0:
-            self.tokens -= 1.0
+            self._spend()
             return 0.0
         return (1.0 - self.tokens) / self.rate
 
@@ -54,17 +77,41 @@ class TokenBucket:
         wait = 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
         if within is not None and wait > within:
             return None
-        self.tokens -= 1.0
+        self._spend()
         return wait
 
-    def give_back(self) -> None:
-        """Return a reserved token that will not be used (its caller left)."""
+    def give_back(self, ticket: int) -> bool:
+        """Give back the token of ``ticket``, which will not be used; True if it came back now.
+
+        A token comes back only when no token taken after it is still held:
+        each later reservation's slot was counted from it, so returning it
+        earlier would hand one slot out twice. The latest token comes back at
+        once, with any given back before it that waited for it (undoing those
+        reservations exactly, latest first). An earlier one waits for the ones
+        after it (False); if one of them is used, it is forfeited.
+        """
+        live = self._live
+        if not live or ticket != live[-1]:
+            if ticket in live:
+                self._returned.add(ticket)
+            return False
+        live.pop()
+        self._refund()
+        while live and live[-1] in self._returned:
+            self._returned.discard(live.pop())
+            self._refund()
+        return True
+
+    def _refund(self) -> None:
         self.tokens = min(float(self.burst), self.tokens + 1.0)
 
     def owe(self, now: float, seconds: float) -> None:
         """Hold back: no token until ``seconds`` from ``now`` (a larger debt stays)."""
         self._refill(now)
         self.tokens = min(self.tokens, 1.0 - seconds * self.rate)
+        # A token given back after this would shorten the hold-back.
+        self._live.clear()
+        self._returned.clear()
 
 
 class RateLimiter:
@@ -92,8 +139,8 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._bucket = TokenBucket(self.rate, self.burst, clock())
 
-    def reserve(self, within: float | None = None) -> float | None:
-        """Take a slot; return how long to wait before using it (0 if none).
+    def reserve(self, within: float | None = None) -> tuple[float, int] | None:
+        """Take a slot: ``(seconds to wait before using it, its ticket)``.
 
         Reservations queue: each caller gets its own future slot, so waiting
         callers never exceed the rate together. With ``within`` (seconds), a
@@ -101,13 +148,17 @@ class RateLimiter:
         call that must end by a deadline does not queue past it.
         """
         with self._lock:
-            return self._bucket.reserve(self._clock(), within=within)
+            wait = self._bucket.reserve(self._clock(), within=within)
+            return None if wait is None else (wait, self._bucket.ticket)
 
-    def give_back(self) -> None:
-        """Return a reserved slot whose caller left (cancelled, or failed) before using it.
+    def give_back(self, ticket: int) -> bool:
+        """Return the slot of ``ticket``, whose caller left (cancelled, or failed) before using it.
 
-        The next reservation is then that much sooner; callers already
-        waiting keep their slots.
+        A slot comes back only when no slot reserved after it is still held:
+        the latest at once (True), the next reservation then gets it; an
+        earlier one when every later one has been given back too (False
+        until then), and never if one of them is used. Callers already
+        waiting keep their slots, and no slot is handed out twice.
         """
         with self._lock:
-            self._bucket.give_back()
+            return self._bucket.give_back(ticket)

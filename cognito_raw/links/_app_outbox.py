@@ -186,6 +186,7 @@ class OutboxFlow:
     ) -> None:
         now = self._clock()
         spent = self._bucket.take(now) > 0
+        ticket = self._bucket.ticket  # the token taken, unless spent
         try:
             added = await deliverer.db(
                 self.store.add,
@@ -197,14 +198,14 @@ class OutboxFlow:
         except OutboxError as exc:
             _LOG.error("feedback POST not stored: %s", exc)
             if not spent:
-                self._bucket.give_back()
+                self._bucket.give_back(ticket)
             flight.outcome = FeedbackOutcome.UNAVAILABLE
             flight.done.set()
             await show(flight.outcome)
             return
         if not added.new or spent:
             if not spent:
-                self._bucket.give_back()
+                self._bucket.give_back(ticket)
             _log_stored(request, added.state if not added.new else "queued")
             flight.outcome = _BY_STATE.get(added.state, FeedbackOutcome.ERROR)
             flight.done.set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -211,9 +212,14 @@ def test_success_refills_the_budget() -> None:
 def test_rate_limiter_spaces_calls() -> None:
     clock = FakeClock()
     limiter = RateLimiter(10, burst=2, clock=clock)
-    assert [limiter.reserve() for _ in range(4)] == pytest.approx([0, 0, 0.1, 0.2])
+    assert [wait(limiter.reserve()) for _ in range(4)] == pytest.approx([0, 0, 0.1, 0.2])
     clock.now += 1.0
-    assert limiter.reserve() == 0  # refilled, but never above the burst
+    assert wait(limiter.reserve()) == 0  # refilled, but never above the burst
+
+
+def wait(slot: tuple[float, int] | None) -> float:
+    assert slot is not None
+    return slot[0]
 
 
 def test_rate_limiter_waits_become_sleeps() -> None:
@@ -354,6 +360,204 @@ def test_token_bucket_take_admits_or_refuses() -> None:
     assert bucket.take(100.0) == 0.0
     assert bucket.tokens == pytest.approx(1.0)  # never above the burst
     assert bucket.take(50.0) == 0.0  # a clock going backwards refills nothing
+
+
+# Each row: (what it shows, burst, ops). rate is 1 a second. An op is
+# ("at", t): the clock moves to t; ("reserve"|"take", name, expected wait);
+# ("back", name, expected: True if the token came back now); ("owe", seconds).
+GIVE_BACK_TABLE: list[tuple[str, int, list[tuple[Any, ...]]]] = [
+    (
+        "the reported double booking: A's slot is not B's to share",
+        1,
+        [
+            ("reserve", "A", 0.0),
+            ("reserve", "B", 1.0),
+            ("back", "A", False),
+            ("reserve", "C", 2.0),
+        ],
+    ),
+    (
+        "the latest comes back at once",
+        1,
+        [("reserve", "A", 0.0), ("reserve", "B", 1.0), ("back", "B", True), ("reserve", "C", 1.0)],
+    ),
+    (
+        "an earlier one comes back with the later ones",
+        1,
+        [
+            ("reserve", "A", 0.0),
+            ("reserve", "B", 1.0),
+            ("reserve", "C", 2.0),
+            ("back", "B", False),
+            ("back", "C", True),
+            ("reserve", "D", 1.0),
+        ],
+    ),
+    (
+        "a later slot still held keeps an earlier one from coming back",
+        1,
+        [
+            ("reserve", "A", 0.0),
+            ("reserve", "B", 1.0),
+            ("reserve", "C", 2.0),
+            ("back", "A", False),
+            ("back", "C", True),
+            ("reserve", "D", 2.0),
+            ("back", "D", True),
+            ("back", "B", True),  # and A with it: no slot after them is held
+            ("reserve", "E", 0.0),
+        ],
+    ),
+    (
+        "given back twice counts once",
+        1,
+        [
+            ("reserve", "A", 0.0),
+            ("back", "A", True),
+            ("back", "A", False),
+            ("reserve", "B", 0.0),
+            ("reserve", "C", 1.0),
+        ],
+    ),
+    (
+        "given back after its slot went by: as if never taken",
+        1,
+        [
+            ("reserve", "A", 0.0),
+            ("at", 0.5),
+            ("back", "A", True),
+            ("reserve", "B", 0.0),
+            ("reserve", "C", 1.0),
+        ],
+    ),
+    (
+        "a token admitted by take comes back the same way",
+        2,
+        [
+            ("take", "A", 0.0),
+            ("take", "B", 0.0),
+            ("back", "A", False),
+            ("take", "C", 1.0),  # refused: no token, no ticket
+            ("back", "B", True),  # and A with it
+            ("take", "D", 0.0),
+            ("take", "E", 0.0),
+            ("take", "F", 1.0),
+        ],
+    ),
+    (
+        "a hold-back is not shortened by a token given back",
+        1,
+        [("reserve", "A", 0.0), ("owe", 5.0), ("back", "A", False), ("reserve", "B", 5.0)],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("burst", "ops"), [row[1:] for row in GIVE_BACK_TABLE], ids=[row[0] for row in GIVE_BACK_TABLE]
+)
+def test_a_token_given_back_is_never_handed_out_twice(
+    burst: int, ops: list[tuple[Any, ...]]
+) -> None:
+    from cognito_raw._call.limiter import TokenBucket
+
+    bucket = TokenBucket(1.0, burst, now=0.0)
+    now = 0.0
+    tickets: dict[str, int] = {}
+    for op, *args in ops:
+        if op == "at":
+            now = args[0]
+        elif op == "owe":
+            bucket.owe(now, args[0])
+        elif op == "back":
+            assert bucket.give_back(tickets[args[0]]) is args[1], (op, *args)
+        else:
+            got = bucket.take(now) if op == "take" else bucket.reserve(now)
+            assert got == pytest.approx(args[1]), (op, *args)
+            tickets[args[0]] = bucket.ticket
+    assert bucket.give_back(0) is False  # no token has ticket 0
+
+
+def test_a_cancelled_call_frees_its_slot_only_if_no_later_one_is_held() -> None:
+    # The reported case through the call driver: B and C queue behind A; B is
+    # cancelled. D must queue behind C, not get B's slot (C's time as well).
+    clock = FakeClock()
+    limiter = RateLimiter(1, burst=1, clock=clock)
+
+    def queue() -> tuple[object, float]:
+        plan = run_call(
+            HTTP,
+            policy=RetryPolicy(),
+            timeout=Timeout(),
+            budget=RetryBudget(500),
+            limiter=limiter,
+            clock=clock,
+            random=lambda: 0.5,
+        )
+        action = next(plan)
+        return plan, action.seconds if isinstance(action, Sleep) else 0.0
+
+    assert [queue()[1] for _ in range(1)] == [0.0]  # A: the burst
+    (b, b_wait), (c, c_wait) = queue(), queue()
+    b.close()  # type: ignore[attr-defined]
+    d, d_wait = queue()
+    assert (b_wait, c_wait, d_wait) == (1.0, 2.0, 3.0)
+    d.close()  # type: ignore[attr-defined]
+    c.close()  # type: ignore[attr-defined]
+    # D, C and B all given back, latest first: the next call gets B's slot.
+    assert queue()[1] == 1.0
+
+
+@st.composite
+def bucket_scripts(draw: st.DrawFn) -> tuple[float, int, list[tuple[str, float]]]:
+    rate = draw(st.sampled_from([0.5, 1.0, 2.0, 10.0]))
+    burst = draw(st.integers(1, 4))
+    op = st.one_of(
+        st.tuples(st.just("reserve"), st.sampled_from([-1.0, 0.5, 2.0])),  # -1: no within
+        st.tuples(st.just("take"), st.just(0.0)),
+        st.tuples(st.just("back"), st.floats(0, 1)),  # which token, as a fraction
+        st.tuples(st.just("advance"), st.sampled_from([0.0, 0.05, 0.25, 1.0, 3.0])),
+        st.tuples(st.just("owe"), st.sampled_from([0.5, 2.0])),
+    )
+    return rate, burst, draw(st.lists(op, max_size=60))
+
+
+@given(bucket_scripts())
+def test_the_slots_used_never_exceed_burst_plus_rate_times_elapsed(
+    script: tuple[float, int, list[tuple[str, float]]],
+) -> None:
+    # Whatever the interleaving of reservations, takes, tokens given back (in
+    # any order, twice, after their slot) and hold-backs, the tokens not given
+    # back are used at their slots: in any window, no more than the burst
+    # plus what the rate refills over it.
+    from cognito_raw._call.limiter import TokenBucket
+
+    rate, burst, ops = script
+    bucket = TokenBucket(rate, burst, now=0.0)
+    now = 0.0
+    slots: dict[int, float] = {}  # ticket -> when it is used
+    given_back: set[int] = set()
+    for op, arg in ops:
+        if op == "advance":
+            now += arg
+        elif op == "owe":
+            bucket.owe(now, arg)
+        elif op == "back":
+            if slots:
+                tickets = sorted(slots)
+                ticket = tickets[min(int(arg * len(tickets)), len(tickets) - 1)]
+                bucket.give_back(ticket)
+                given_back.add(ticket)
+        elif op == "take":
+            if bucket.take(now) == 0.0:
+                slots[bucket.ticket] = now
+        else:
+            delay = bucket.reserve(now, within=None if arg < 0 else arg)
+            if delay is not None:
+                slots[bucket.ticket] = now + delay
+    used = sorted(at for ticket, at in slots.items() if ticket not in given_back)
+    for i, start in enumerate(used):
+        for j in range(i, len(used)):
+            assert j - i + 1 <= burst + rate * (used[j] - start) + 1e-6, (used, i, j)
 
 
 @pytest.mark.parametrize("status", [200, 204])

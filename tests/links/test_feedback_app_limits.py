@@ -350,15 +350,18 @@ class Crowd:
             if self.global_model.take(now) > 0:
                 return
             if self.buckets[address].take(now) > 0:
-                self.global_model.give_back()  # not sent: the global token stays
+                # Not sent: the global token stays (the latest taken, so it comes back).
+                self.global_model.give_back(self.global_model.ticket)
                 continue
             yield address
 
     def refused(self, address: str, now: float) -> None:
-        # A 429: held back. The global token was not spent.
+        # A 429: held back. The app never took the global token the model
+        # counted: the model puts it back in its own count.
         assert self.global_model is not None
         self.held_until[address] = now + self.held_for
-        self.global_model.give_back()
+        model = self.global_model
+        model.tokens = min(float(model.burst), model.tokens + 1.0)
 
 
 def longest_lockout(

@@ -371,16 +371,18 @@ class Deliverer:
         """Ask ``run`` to return once the calls in flight are done."""
         self._stop.set()
 
-    async def _take_slot(self) -> bool:
-        # Queue for a slot of the shared bucket; False if stopped meanwhile.
+    async def _take_slot(self) -> int | None:
+        # Queue for a slot of the shared bucket: its ticket, or None if
+        # stopped meanwhile.
         wait = self.bucket.reserve(self.clock()) or 0.0
+        ticket = self.bucket.ticket  # read at once: another task may reserve next
         if wait > 0:
             with self._anyio.move_on_after(wait):
                 await self._stop.wait()
         if self._stop.is_set():
-            self.bucket.give_back()
-            return False
-        return True
+            self.bucket.give_back(ticket)
+            return None
+        return ticket
 
     async def deliver(self, row: Pending) -> str:
         """Send one leased row and record the verdict; return the row's new state."""
@@ -488,14 +490,15 @@ class Deliverer:
         due = await self.db(self.store.next_due)
         if due is None or due > 0:
             return False
-        if not await self._take_slot():
+        ticket = await self._take_slot()
+        if ticket is None:
             return False
         # Shielded from the claim on: a shutdown lets the call in hand finish
         # rather than leave a claimed row to wait out its lease.
         with self._anyio.CancelScope(shield=True):
             row = await self.db(self.store.claim, owner=self.owner, lease=self.lease)
             if row is None:
-                self.bucket.give_back()
+                self.bucket.give_back(ticket)
                 return False
             await self.deliver(row)
         return True
@@ -545,13 +548,14 @@ class Deliverer:
             cursor = row
 
     async def _try(self, tried: set[int], **where: int) -> int | None:
-        if not await self._take_slot():
+        ticket = await self._take_slot()
+        if ticket is None:
             return None
         row: Pending | None = await self.db(
             self.store.claim, owner=self.owner, lease=self.lease, due_only=False, **where
         )
         if row is None:
-            self.bucket.give_back()
+            self.bucket.give_back(ticket)
             return None
         tried.add(row.id)
         await self.deliver(row)
