@@ -211,7 +211,8 @@ class OutboxFlow:
             flight.done.set()
             await show(flight.outcome)
             return
-        row = _pending(added.id, request)
+        assert added.lease is not None  # noqa: S101 - added leased: the slot was not spent
+        row = _pending(added.id, added.lease, request)
         async with anyio.create_task_group() as group:
             group.start_soon(self._call, deliverer, row, flight)
             with anyio.move_on_after(self.outbox.inline_budget):
@@ -232,7 +233,7 @@ class OutboxFlow:
             _LOG.error("feedback outcome not stored: %s", exc)
 
 
-def _pending(row_id: int, request: UpdateAuthEventFeedbackRequest) -> Pending:
+def _pending(row_id: int, lease: str, request: UpdateAuthEventFeedbackRequest) -> Pending:
     return Pending(
         id=row_id,
         user_pool_id=request.user_pool_id,
@@ -242,6 +243,7 @@ def _pending(row_id: int, request: UpdateAuthEventFeedbackRequest) -> Pending:
         feedback_token=request.feedback_token,
         attempts=1,
         age=0.0,
+        lease=lease,
     )
 
 

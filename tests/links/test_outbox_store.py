@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -40,8 +41,11 @@ from cognito_raw import (
     ValidationError,
     parse_response,
 )
+from cognito_raw._call.limiter import TokenBucket
 from cognito_raw.links._outbox.deliverer import (
+    Deliverer,
     Outbox,
+    Verdict,
     call_worst_case,
     digest,
     judge,
@@ -49,7 +53,13 @@ from cognito_raw.links._outbox.deliverer import (
     retry_delay,
 )
 from cognito_raw.links._outbox.sqlite import SQLiteStore
-from cognito_raw.links._outbox.store import OutboxError, Store, parse_url, redact_url
+from cognito_raw.links._outbox.store import (
+    OutboxError,
+    Store,
+    new_lease,
+    parse_url,
+    redact_url,
+)
 from tests.outbox_support import BACKENDS, outbox_url
 from tests.test_imports import probe_output
 
@@ -139,15 +149,108 @@ def test_a_lease_excludes_others_until_it_runs_out(opened: Opened) -> None:
     assert again is not None
     assert (again.id, again.attempts) == (row.id, 2)
     # The first owner's late release does not free b's lease.
-    opened.store.release(row.id, "a", delay=0, code=None)
+    opened.store.release(row.id, row.lease, delay=0, code=None)
     assert opened.store.claim(owner="c", lease=30) is None
+
+
+STALE_ACTS = {
+    "finish delivered": lambda store, row: store.finish(row.id, row.lease, "delivered", None),
+    "finish rejected": lambda store, row: store.finish(row.id, row.lease, "rejected", "X"),
+    "release": lambda store, row: store.release(row.id, row.lease, delay=0, code=None),
+}
+
+
+@pytest.mark.parametrize("act", STALE_ACTS)
+def test_a_stale_claim_changes_nothing_once_the_row_is_claimed_again(
+    opened: Opened, url: str, act: str
+) -> None:
+    # Two workers of one deliverer share its owner name: only the lease token
+    # tells the first claim, whose lease ran out mid-call, from the second.
+    opened.add(1)
+    stale = opened.store.claim(owner="deliverer-1", lease=0.5)
+    assert stale is not None
+    time.sleep(0.6)
+    fresh = opened.store.claim(owner="deliverer-1", lease=30)
+    assert fresh is not None
+    assert fresh.id == stale.id
+    assert fresh.lease != stale.lease
+    STALE_ACTS[act](opened.store, stale)
+    counts = opened.store.counts()
+    assert (counts["pending"], counts["leased"]) == (1, 1)
+    assert secrets_at_rest(url) == [("pending", "user-1@example.com", "token-1-XYZ")]
+    assert opened.store.claim(owner="deliverer-2", lease=30, due_only=False) is None
+    # The claim that holds the row still can.
+    opened.store.finish(fresh.id, fresh.lease, "delivered", None)
+    assert opened.store.counts()["delivered"] == 1
+
+
+@pytest.mark.parametrize(
+    "verdict",
+    [Verdict(state="delivered"), Verdict(state="rejected", code="X"), Verdict(state="pending")],
+)
+def test_a_deliverer_worker_past_its_lease_cannot_record_over_a_sibling(
+    opened: Opened, url: str, verdict: Verdict
+) -> None:
+    # What Deliverer.record does with a row whose lease ran out mid-call and
+    # that a sibling worker (same deliverer, same owner name) claimed again.
+    deliverer = Deliverer(
+        store=opened.store,
+        client=object(),  # type: ignore[arg-type]  # never called here
+        outbox=Outbox(url=url, lease=0.5),
+        bucket=TokenBucket(10, 1, 0.0),
+        rand=lambda: 0.0,
+    )
+    opened.add(1)
+    late = opened.store.claim(owner=deliverer.owner, lease=deliverer.lease)
+    assert late is not None
+    time.sleep(0.6)
+    sibling = opened.store.claim(owner=deliverer.owner, lease=30)
+    assert sibling is not None
+    anyio.run(deliverer.record, late, verdict)
+    assert secrets_at_rest(url) == [("pending", "user-1@example.com", "token-1-XYZ")]
+    assert opened.store.counts()["leased"] == 1
+    anyio.run(deliverer.record, sibling, Verdict(state="delivered"))
+    assert opened.store.counts()["delivered"] == 1
+
+
+def test_a_row_added_leased_is_finished_with_its_lease(opened: Opened) -> None:
+    added = opened.add(1, lease=30)
+    assert added.lease is not None
+    assert added.lease not in repr(added)
+    opened.store.finish(added.id, new_lease("adder"), "delivered", None)  # not its lease
+    assert opened.store.counts()["pending"] == 1
+    opened.store.finish(added.id, added.lease, "delivered", None)
+    assert opened.store.counts()["delivered"] == 1
+
+
+def test_a_lease_written_by_an_earlier_version_runs_out_and_is_claimed(
+    opened: Opened, url: str
+) -> None:
+    # Earlier versions stored the deliverer's name alone; the table is the same.
+    added = opened.add(1)
+    sql = "UPDATE cognito_raw_outbox SET lease_owner = 'host:1:abcd', lease_until = 1 WHERE id = "
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite://")) as conn:
+            conn.execute(f"{sql}{added.id}")
+    else:
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            conn.execute(f"{sql}{added.id}")
+    row = opened.store.claim(owner="new", lease=30)
+    assert row is not None
+    assert row.id == added.id
+    opened.store.release(row.id, "host:1:abcd", delay=0, code=None)  # the old name: no longer
+    assert opened.store.counts()["leased"] == 1
+    opened.store.finish(row.id, row.lease, "delivered", None)
+    assert opened.store.counts()["delivered"] == 1
 
 
 def test_a_released_row_waits_out_its_delay(opened: Opened) -> None:
     opened.add(1)
     row = opened.store.claim(owner="a", lease=30)
     assert row is not None
-    opened.store.release(row.id, "a", delay=60, code="TooManyRequestsException")
+    opened.store.release(row.id, row.lease, delay=60, code="TooManyRequestsException")
     assert opened.store.claim(owner="a", lease=30) is None  # not due
     assert opened.store.next_due() == pytest.approx(60, abs=1)
     # A drain (due_only=False) tries it anyway.
@@ -160,7 +263,7 @@ def test_final_rows_keep_only_the_digest(opened: Opened, url: str) -> None:
     for state in ("delivered", "rejected"):
         row = opened.store.claim(owner="a", lease=30)
         assert row is not None
-        opened.store.finish(row.id, state, None)
+        opened.store.finish(row.id, row.lease, state, None)
     time.sleep(0.05)
     assert opened.store.expire(0.01) != []  # the two left are old enough
     at_rest = secrets_at_rest(url)
@@ -204,7 +307,7 @@ def test_concurrent_claims_take_each_row_once(url: str, workers: int) -> None:
                     return
                 with lock:
                     taken.append(row.id)
-                store.finish(row.id, "delivered", None)
+                store.finish(row.id, row.lease, "delivered", None)
         except BaseException as exc:  # reported below: a thread must not fail silently
             failures.append(exc)
         finally:
@@ -280,7 +383,7 @@ class _Model:
     def __init__(self, box: Opened) -> None:
         self.box = box
         self.states: dict[int, str] = {}
-        self.leases: dict[int, str] = {}
+        self.leases: dict[int, tuple[str, str]] = {}  # row ID -> (owner, lease token)
         self.ids: dict[tuple[int, str], int] = {}
 
     def add(self, n: int, value: str) -> None:
@@ -296,20 +399,23 @@ class _Model:
         assert (row is None) == (not free)
         if row is not None:
             assert row.id in free
-            self.leases[row.id] = owner
+            self.leases[row.id] = (owner, row.lease)
 
     def finish(self, state: str, _: object) -> None:
         if self.leases:
             row_id = min(self.leases)
-            self.box.store.finish(row_id, state, None)
+            self.box.store.finish(row_id, self.leases[row_id][1], state, None)
             self.states[row_id] = state
             del self.leases[row_id]
 
     def release(self, owner: str, _: object) -> None:
         if self.leases:
             row_id = min(self.leases)
-            self.box.store.release(row_id, owner, delay=0, code=None)
-            if self.leases[row_id] == owner:
+            holder, token = self.leases[row_id]
+            if holder != owner:
+                token = new_lease(owner)  # a claim that does not hold the row
+            self.box.store.release(row_id, token, delay=0, code=None)
+            if holder == owner:
                 del self.leases[row_id]
 
     def check(self) -> None:
@@ -532,7 +638,8 @@ def test_a_scrub_kept_from_finishing_by_a_reader_says_so_and_finishes_later(
     try:
         reader.execute("BEGIN")
         reader.execute("SELECT count(*) FROM sqlite_master").fetchall()
-        store.finish(added.id, "delivered", None)
+        assert added.lease is not None
+        store.finish(added.id, added.lease, "delivered", None)
         assert store.scrub() is False
     finally:
         reader.execute("COMMIT")

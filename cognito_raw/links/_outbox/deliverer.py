@@ -408,11 +408,11 @@ class Deliverer:
             if verdict.state == PENDING:
                 delay = retry_delay(row.attempts, self.outbox, verdict.retry_after, self.rand)
                 await self.db(
-                    self.store.release, row.id, self.owner, delay=delay, code=verdict.code
+                    self.store.release, row.id, row.lease, delay=delay, code=verdict.code
                 )
                 self.tally.retried += 1
             else:
-                await self.db(self.store.finish, row.id, verdict.state, verdict.code)
+                await self.db(self.store.finish, row.id, row.lease, verdict.state, verdict.code)
                 self._dirty = True
                 if verdict.state == DELIVERED:
                     self.tally.delivered += 1

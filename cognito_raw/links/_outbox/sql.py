@@ -8,6 +8,12 @@ statements are written once, with ``:name`` parameters.
 The table keeps one row per link and answer, found by its digest. The
 username and token columns are the only secrets and are set to NULL when a
 row becomes final. No index covers them, so no other structure holds a copy.
+
+``lease_owner`` holds the token of the claim that leases the row (its
+deliverer's name and a random part, ``new_lease``), new at every claim:
+releasing and finishing match it, so only the claim that holds the row acts
+on it. A row leased by an earlier version (the name alone) is claimed again
+once its lease runs out, as any other.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from .store import (
     OutboxError,
     Pending,
     new_key,
+    new_lease,
 )
 
 __all__ = ["SQLStore", "Transaction"]
@@ -95,6 +102,7 @@ class SQLStore:
         lease: float,
     ) -> Added:
         """See ``Store.add``; ``key_digest`` is the request's digest."""
+        held = new_lease(owner) if lease > 0 else None
         params = {
             "digest": key_digest,
             "pool": request.user_pool_id,
@@ -102,7 +110,7 @@ class SQLStore:
             "value": str(request.feedback_value),
             "username": request.username,
             "token": request.feedback_token,
-            "owner": owner if lease > 0 else None,
+            "owner": held,
             "lease": lease,
             "attempts": 1 if lease > 0 else 0,
         }
@@ -117,7 +125,7 @@ class SQLStore:
                 params,
             )
             if made:
-                return Added(id=int(made[0][0]), state=PENDING, new=True)
+                return Added(id=int(made[0][0]), state=PENDING, new=True, lease=held)
             found = tx.rows(f"SELECT id, state FROM {TABLE} WHERE digest = :digest", params)
             if not found:  # pragma: no cover - the conflicting row cannot vanish mid-transaction
                 raise OutboxError("store a submission: the row is gone")
@@ -143,8 +151,9 @@ class SQLStore:
             where.append("id > :after")
         if only is not None:
             where.append("id = :only")
+        held = new_lease(owner)
         with self.transaction("claim a submission") as tx:
-            params = {"now": tx.now, "after": after, "only": only, "owner": owner, "lease": lease}
+            params = {"now": tx.now, "after": after, "only": only, "owner": held, "lease": lease}
             found = tx.rows(
                 f"SELECT id FROM {TABLE} WHERE {' AND '.join(where)} ORDER BY {order} "
                 f"LIMIT 1{self.lock_clause}",
@@ -168,27 +177,28 @@ class SQLStore:
                 feedback_token=str(token),
                 attempts=int(attempts),
                 age=tx.now - float(created),
+                lease=held,
             )
 
-    def finish(self, row_id: int, state: str, code: str | None) -> None:
+    def finish(self, row_id: int, lease: str, state: str, code: str | None) -> None:
         """See ``Store.finish``."""
         if state not in (DELIVERED, REJECTED):
             raise ValueError(f"not a final state for a call: {state!r}")
         with self.transaction("record a delivery") as tx:
             tx.run(
                 f"UPDATE {TABLE} SET state = :state, last_code = :code, {_ERASE} "
-                "WHERE id = :id AND state = 'pending'",
-                {"state": state, "code": code, "id": row_id, "now": tx.now},
+                "WHERE id = :id AND state = 'pending' AND lease_owner = :lease",
+                {"state": state, "code": code, "id": row_id, "lease": lease, "now": tx.now},
             )
 
-    def release(self, row_id: int, owner: str, *, delay: float, code: str | None) -> None:
+    def release(self, row_id: int, lease: str, *, delay: float, code: str | None) -> None:
         """See ``Store.release``."""
         with self.transaction("reschedule a submission") as tx:
             tx.run(
                 f"UPDATE {TABLE} SET lease_owner = NULL, lease_until = 0, "
                 "next_at = :now + :delay, last_code = :code "
-                "WHERE id = :id AND state = 'pending' AND lease_owner = :owner",
-                {"id": row_id, "owner": owner, "delay": delay, "code": code, "now": tx.now},
+                "WHERE id = :id AND state = 'pending' AND lease_owner = :lease",
+                {"id": row_id, "lease": lease, "delay": delay, "code": code, "now": tx.now},
             )
 
     def expire(self, max_age: float) -> list[tuple[str, str, float]]:

@@ -30,6 +30,7 @@ __all__ = [
     "Pending",
     "Store",
     "new_key",
+    "new_lease",
     "parse_url",
     "redact_url",
 ]
@@ -99,18 +100,36 @@ def new_key() -> bytes:
     return secrets.token_bytes(32)
 
 
+def new_lease(owner: str) -> str:
+    """The token of one claim: its deliverer's name and a random part of its own.
+
+    Every claim gets a new one, so a call that outlived its lease cannot
+    release or finish the row once another claim (even by a sibling worker
+    of the same deliverer) holds it.
+    """
+    return f"{owner}/{secrets.token_hex(8)}"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Added:
-    """What ``Store.add`` found: the row's ID and state, and whether this call made it."""
+    """What ``Store.add`` found: the row's ID and state, and whether this call made it.
+
+    ``lease`` is the new row's lease token when it was added leased, else None.
+    """
 
     id: int
     state: str
     new: bool
+    lease: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Pending:
-    """A leased row, ready to send: ``repr()`` hides the username and token."""
+    """A leased row, ready to send: ``repr()`` hides the username, token and lease.
+
+    ``lease`` is this claim's token: ``release`` and ``finish`` act only while
+    the row's lease is still this one.
+    """
 
     id: int
     user_pool_id: str
@@ -120,6 +139,7 @@ class Pending:
     feedback_token: str = field(repr=False)
     attempts: int
     age: float
+    lease: str = field(repr=False)
 
     def request(self) -> UpdateAuthEventFeedbackRequest:
         """The request to send (validated again: the row may have been edited)."""
@@ -151,7 +171,8 @@ class Store(Protocol):
         """Insert a pending row unless one with the same digest exists.
 
         With ``lease > 0`` the new row starts leased to ``owner`` (the caller
-        is about to send it); with 0 it is at once due for any deliverer.
+        is about to send it), with the token in ``Added.lease``; with 0 it is
+        at once due for any deliverer.
         """
         ...
 
@@ -168,16 +189,23 @@ class Store(Protocol):
 
         With ``due_only`` the row must be past its retry delay and the one due
         first is taken; without, rows go in ID order, past ``after`` if given.
-        ``only`` restricts the claim to one row ID. Claiming counts an attempt.
+        ``only`` restricts the claim to one row ID. Claiming counts an attempt
+        and gives the row a new lease token (``Pending.lease``).
         """
         ...
 
-    def finish(self, row_id: int, state: str, code: str | None) -> None:
-        """Make a pending row final (``delivered``/``rejected``) and erase its secrets."""
+    def finish(self, row_id: int, lease: str, state: str, code: str | None) -> None:
+        """Make a row leased with ``lease`` final (``delivered``/``rejected``), erase its secrets.
+
+        Nothing changes once another claim holds the row.
+        """
         ...
 
-    def release(self, row_id: int, owner: str, *, delay: float, code: str | None) -> None:
-        """Give a leased row back: due again after ``delay`` seconds (only ``owner``'s lease)."""
+    def release(self, row_id: int, lease: str, *, delay: float, code: str | None) -> None:
+        """Give a row leased with ``lease`` back: due again after ``delay`` seconds.
+
+        Nothing changes once another claim holds the row.
+        """
         ...
 
     def expire(self, max_age: float) -> list[tuple[str, str, float]]:
