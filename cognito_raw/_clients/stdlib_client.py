@@ -11,10 +11,11 @@ boundary.
 
 How long an attempt may take: before every socket operation the socket's
 timeout is set to that operation's limit (``Timeout``'s ``connect`` for the
-connect and the TLS handshake, ``write`` for sending the request, ``read``
-for each read of the reply, head and body alike), cut to what the attempt
-has left then. Each read of the reply goes through ``_BoundedReader``, so a
-server trickling its reply, head or body, a byte at a time cannot hold an
+connect, a proxy's answer to ``CONNECT`` and the TLS handshake, ``write``
+for sending the request, ``read`` for each read of the reply, head and body
+alike), cut to what the attempt has left then. Each read of the reply, and
+of a proxy's answer to ``CONNECT``, goes through ``_BoundedReader``, so a
+server or proxy trickling its answer a byte at a time cannot hold an
 attempt past its total.
 """
 
@@ -180,8 +181,15 @@ class _Proxies:
 
 
 def _open_connection(
-    origin: Origin, tls: ssl.SSLContext | None, proxy: _Proxy | None, timeout: float
+    origin: Origin,
+    tls: ssl.SSLContext | None,
+    proxy: _Proxy | None,
+    timeout: float,
+    read_wait: Callable[[], float],
 ) -> http.client.HTTPConnection:
+    # ``read_wait`` bounds each read of a proxy's answer to CONNECT, which
+    # http.client reads inside connect(): a proxy trickling it cannot hold
+    # the attempt past its end.
     scheme, host, port = origin
     where = (host, port) if proxy is None else (proxy.host, proxy.port)
     conn: http.client.HTTPConnection
@@ -192,7 +200,14 @@ def _open_connection(
     else:
         conn = http.client.HTTPConnection(*where, timeout=timeout)
     conn.response_class = _BoundedResponse
-    conn.connect()
+    token = _READ_WAIT.set(read_wait)
+    try:
+        conn.connect()
+    except BaseException:
+        conn.close()  # http.client leaves the socket open when the CONNECT fails
+        raise
+    finally:
+        _READ_WAIT.reset(token)
     return conn
 
 
@@ -320,7 +335,7 @@ class _BoundedResponse(http.client.HTTPResponse):
     ) -> None:
         super().__init__(sock, debuglevel, method, url)
         wait = _READ_WAIT.get(None)
-        if wait is not None:  # None: a proxy's answer to CONNECT, read while connecting
+        if wait is not None:  # set around every connect and exchange of the client
             self.fp = io.BufferedReader(_BoundedReader(sock, self.fp, wait))
 
 
@@ -460,10 +475,7 @@ class Client(BlockingShell):
         origin = (scheme, host, url.port or (443 if scheme == "https" else 80))
         try:
             proxy = self._proxies.for_origin(origin)
-            conn = self._pool.take(origin)
-            if conn is None:
-                left = self._config.time_left(send)
-                conn = _open_connection(origin, self._tls, proxy, min(send.timeout.connect, left))
+            conn = self._pool.take(origin) or self._connect(origin, proxy, send)
         except (OSError, http.client.HTTPException) as exc:
             return _translate(exc)
         # Plain http through a proxy asks for the absolute URL; else the path.
@@ -478,6 +490,19 @@ class Client(BlockingShell):
                 self._pool.give_back(origin, conn)
             else:
                 conn.close()
+
+    def _connect(
+        self, origin: Origin, proxy: _Proxy | None, send: Send
+    ) -> http.client.HTTPConnection:
+        def read_wait() -> float:
+            # Each read while connecting (a proxy's answer to CONNECT): the
+            # connect limit, never past the attempt's end.
+            return min(send.timeout.connect, send.deadline - self._config.clock())
+
+        left = self._config.time_left(send)
+        return _open_connection(
+            origin, self._tls, proxy, min(send.timeout.connect, left), read_wait
+        )
 
     def close(self) -> None:
         """Close the kept-alive connections; later calls raise ``RuntimeError``."""

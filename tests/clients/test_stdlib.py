@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import subprocess
@@ -529,6 +530,63 @@ def test_no_proxy_bypasses_the_proxy(proxy: _Proxy, monkeypatch: pytest.MonkeyPa
             client.update_auth_event_feedback(**FEEDBACK)
     assert proxy.lines == []
     assert len(server.requests) == 1
+
+
+def _slow_proxy(how: str, seen: list[bytes]) -> Any:
+    """A proxy that takes the CONNECT, then trickles its answer or never gives one.
+
+    Bounded: it gives up after a few seconds, or as soon as the client hangs up.
+    """
+
+    def handle(conn: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < 4096:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        seen.append(head.split(b"\r\n", 1)[0])
+        if how == "silent":
+            conn.settimeout(4.0)
+            with contextlib.suppress(OSError):
+                conn.recv(1)  # returns when the client hangs up
+            return
+        try:
+            conn.sendall(b"HTTP/1.1 200 Connection established\r\nX-Pad: ")
+            for _ in range(80):  # a byte each 50 ms: 4 s at most
+                conn.sendall(b"a")
+                time.sleep(0.05)
+        except OSError:
+            return  # the client hung up
+
+    return handle
+
+
+# (how the proxy answers CONNECT, the attempt's timeout): the connect timeout
+# (3 s) alone would let both run on for seconds; the attempt's total (0.5 s)
+# must end them. A trickle restarts each read's wait, so only a bound on every
+# read ends it; a silent proxy is ended by the connect's wait cut to the total.
+SLOW_PROXIES = [
+    ("trickle", cognito_raw.Timeout(connect=3, read=3, write=3, pool=3, total=0.5)),
+    ("silent", cognito_raw.Timeout(connect=3, read=3, write=3, pool=3, total=0.5)),
+]
+
+
+@pytest.mark.parametrize(("how", "timeout"), SLOW_PROXIES, ids=[row[0] for row in SLOW_PROXIES])
+def test_a_slow_answer_to_connect_ends_with_the_attempt(
+    how: str, timeout: cognito_raw.Timeout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bytes] = []
+    with _raw_server(_slow_proxy(how, seen)) as url:
+        monkeypatch.setenv("HTTPS_PROXY", url)
+        with stdlib.Client(retry=ONCE, timeout=timeout) as client:
+            started = time.monotonic()
+            with pytest.raises(cognito_raw.RequestTimeoutError):
+                client.update_auth_event_feedback(**FEEDBACK)
+            elapsed = time.monotonic() - started
+    assert len(seen) == 1
+    assert seen[0].startswith(b"CONNECT cognito-idp.us-east-1.amazonaws.com:443 ")
+    assert elapsed < 1.5, f"the attempt outlived its total: {elapsed:.2f} s"
 
 
 def test_a_proxy_that_is_not_http_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
