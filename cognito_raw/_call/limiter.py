@@ -21,7 +21,7 @@ __all__ = ["RateLimiter", "TokenBucket"]
 
 
 # How many of the latest tokens taken can still be given back: older ones
-# have long been used, or are forfeited (memory stays bounded).
+# have long been used, or are forfeited.
 _GIVE_BACK_WINDOW = 1024
 
 
@@ -40,23 +40,39 @@ class TokenBucket:
         self.tokens = float(burst)
         self.stamp = now
         self.ticket = 0  # the latest token's
-        # The tickets that may still be given back, oldest first, and those
-        # given back that wait for the ones after them.
-        self._live: list[int] = []
+        # The tickets that may still be given back, as [first, last] runs,
+        # oldest first (a run per give-back, not per token: a bucket nobody
+        # gives back to holds one), and those given back that wait for the
+        # ones after them.
+        self._live: list[list[int]] = []
         self._returned: set[int] = set()
 
     def _refill(self, now: float) -> None:
         self.tokens = min(float(self.burst), self.tokens + max(0.0, now - self.stamp) * self.rate)
         self.stamp = max(self.stamp, now)
+        if self.tokens >= self.burst and self._live:
+            # Full: giving back any token taken so far would change nothing.
+            self._live.clear()
+            self._returned.clear()
 
     def _spend(self) -> None:
         self.tokens -= 1.0
         self.ticket += 1
-        self._live.append(self.ticket)
-        if len(self._live) > 2 * _GIVE_BACK_WINDOW:
-            for old in self._live[:_GIVE_BACK_WINDOW]:
-                self._returned.discard(old)
-            del self._live[:_GIVE_BACK_WINDOW]
+        live = self._live
+        if live and live[-1][1] == self.ticket - 1:
+            live[-1][1] = self.ticket
+        else:
+            live.append([self.ticket, self.ticket])
+        if live[0][0] < self.ticket - 2 * _GIVE_BACK_WINDOW:
+            self._forget_before(self.ticket - _GIVE_BACK_WINDOW)
+
+    def _forget_before(self, oldest: int) -> None:
+        live = self._live
+        while live and live[0][1] < oldest:
+            del live[0]
+        if live:
+            live[0][0] = max(live[0][0], oldest)
+        self._returned = {ticket for ticket in self._returned if ticket >= oldest}
 
     def take(self, now: float) -> float:
         """Admit or refuse: 0 if a token was taken, else the seconds until one is free."""
@@ -91,18 +107,22 @@ class TokenBucket:
         after it (False); if one of them is used, it is forfeited.
         """
         live = self._live
-        if not live or ticket != live[-1]:
-            if ticket in live:
+        if not live or ticket != live[-1][1]:
+            if any(first <= ticket <= last for first, last in live):
                 self._returned.add(ticket)
             return False
-        live.pop()
-        self._refund()
-        while live and live[-1] in self._returned:
-            self._returned.discard(live.pop())
-            self._refund()
+        self._drop_latest()
+        while live and live[-1][1] in self._returned:
+            self._returned.discard(live[-1][1])
+            self._drop_latest()
         return True
 
-    def _refund(self) -> None:
+    def _drop_latest(self) -> None:
+        # The latest live token comes back: no token taken after it is held.
+        latest = self._live[-1]
+        latest[1] -= 1
+        if latest[1] < latest[0]:
+            self._live.pop()
         self.tokens = min(float(self.burst), self.tokens + 1.0)
 
     def owe(self, now: float, seconds: float) -> None:

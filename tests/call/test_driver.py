@@ -477,6 +477,35 @@ def test_a_token_given_back_is_never_handed_out_twice(
     assert bucket.give_back(0) is False  # no token has ticket 0
 
 
+def test_what_a_bucket_remembers_for_give_back_stays_bounded() -> None:
+    from cognito_raw._call.limiter import _GIVE_BACK_WINDOW, TokenBucket
+
+    # Nobody gives back (a per-client bucket of the feedback app): one run.
+    queued = TokenBucket(1.0, 1, now=0.0)
+    for _ in range(20_000):
+        queued.reserve(0.0)
+    assert len(queued._live) == 1
+    # Every other token given back, and every other one left waiting: the
+    # oldest are forgotten (forfeited), so memory stays within the window.
+    churned = TokenBucket(1.0, 1, now=0.0)
+    for _ in range(20_000):
+        churned.reserve(0.0)
+        kept = churned.ticket
+        churned.reserve(0.0)
+        churned.give_back(kept)  # waits for the later one, which is used
+    assert len(churned._live) <= 2 * _GIVE_BACK_WINDOW
+    assert len(churned._returned) <= 2 * _GIVE_BACK_WINDOW
+    # The latest given back each time: a run per give-back, within the window too.
+    for _ in range(20_000):
+        churned.reserve(0.0)
+        churned.reserve(0.0)
+        assert churned.give_back(churned.ticket)
+    assert len(churned._live) <= 2 * _GIVE_BACK_WINDOW
+    # A full bucket forgets everything: giving back would change nothing.
+    churned.reserve(1e9)
+    assert len(churned._live) == 1
+
+
 def test_a_cancelled_call_frees_its_slot_only_if_no_later_one_is_held() -> None:
     # The reported case through the call driver: B and C queue behind A; B is
     # cancelled. D must queue behind C, not get B's slot (C's time as well).
