@@ -280,7 +280,58 @@ def _normalise_origin(origin: str) -> str:
 
 
 class FeedbackApp:
-    """The ASGI 3 application ``feedback_app`` returns; see there."""
+    """The ASGI 3 app that feedback links open; mount it at any path.
+
+    ``feedback_app(client=..., user_pool_ids=..., ...)`` makes one: it is
+    this class under the name the docs use.
+
+    GET shows a confirmation page with one button and changes nothing (mail
+    scanners fetch links). POST, from that page only, sends the feedback
+    through ``client.send`` (a ``cognito_raw.AsyncClient``) and shows the
+    outcome: recorded, already recorded, expired or invalid link, try again
+    (throttled, Cognito unreachable), or something went wrong.
+
+    - ``user_pool_ids``: the allow-list; links for any other pool are refused.
+    - ``texts``: every page text (language, brand); see ``FeedbackTexts``.
+    - ``allowed_origins``: extra origins (``https://example.com``) a POST's
+      ``Origin`` may name, e.g. the public origin behind a proxy that rewrites
+      ``Host`` or terminates TLS.
+    - ``per_client_limit`` (by the client address in the ASGI scope: run your
+      server with its proxy-headers option behind a proxy; an IPv6 client by
+      its ``/ipv6_prefix_length`` network, see ``client_key``) and
+      ``global_limit`` (Cognito calls; the account's quota is 25 per second
+      for this category, shared) throttle POSTs with a "try again" page.
+      Only a POST that will call Cognito spends the global bucket (not an
+      invalid link, a refused origin, or a repeat answered from memory); a
+      client has one call of its own in flight at a time; and a client whose
+      link Cognito rejects (expired or made-up token, unknown user) waits
+      ``rejection_penalty`` seconds before its next POST. So a crowd of N
+      keys spends at most N calls at once and N per penalty after that (the
+      lockout is worked out in docs/feedback-app.md, "4. Operating the
+      feedback app"). With an ``outbox``
+      these last two rules do not apply: the outbox's own flow spends the
+      bucket.
+    - ``remember_for`` seconds a success is remembered (double clicks then
+      see "already recorded"); at most ``max_tracked`` entries per map.
+    - ``stylesheet`` replaces the CSS; it is allowed by hash in the CSP.
+    - ``outbox``: ``sqlite:///absolute/path.db`` or ``postgresql://...`` (or
+      an ``Outbox`` with its settings) keeps every valid submission in a
+      database before answering, so none is lost to throttling or an
+      outage: the call is tried at once; success, "already recorded" and
+      "expired" pages are as without it; a throttle, 5xx, network error,
+      timeout or a spent ``global_limit`` answers 202 "received, will be
+      delivered" instead of "try again", and a deliverer started in the ASGI
+      lifespan (or ``cognito-raw outbox deliver``) sends it later, retrying
+      until delivered, rejected or ``max_age`` old. A bad URL raises
+      ``ValidationError``; an outbox that cannot be opened fails the
+      lifespan startup (or shows "try again" when there is no lifespan).
+
+    Every page is sent with ``Cache-Control: no-store``, ``Referrer-Policy:
+    no-referrer``, a Content-Security-Policy without scripts,
+    ``frame-ancestors 'none'`` and ``X-Frame-Options: DENY``, and
+    ``X-Content-Type-Options: nosniff``. Usernames and tokens are never
+    logged (logger ``cognito_raw.links``). Runs on asyncio.
+    """
 
     def __init__(
         self,
@@ -771,83 +822,6 @@ class FeedbackApp:
         return outcome
 
 
-def feedback_app(
-    *,
-    client: FeedbackSender,
-    user_pool_ids: Collection[str],
-    texts: FeedbackTexts | None = None,
-    allowed_origins: Collection[str] = (),
-    per_client_limit: RateLimit = DEFAULT_PER_CLIENT_LIMIT,
-    global_limit: RateLimit = DEFAULT_GLOBAL_LIMIT,
-    stylesheet: str = DEFAULT_STYLESHEET,
-    remember_for: float = 900.0,
-    max_tracked: int = 10_000,
-    clock: Callable[[], float] = time.monotonic,
-    outbox: str | Outbox | None = None,
-    ipv6_prefix_length: int = 64,
-    rejection_penalty: float = 60.0,
-) -> FeedbackApp:
-    """The ASGI 3 app that feedback links open; mount it at any path.
-
-    GET shows a confirmation page with one button and changes nothing (mail
-    scanners fetch links). POST, from that page only, sends the feedback
-    through ``client.send`` (a ``cognito_raw.AsyncClient``) and shows the
-    outcome: recorded, already recorded, expired or invalid link, try again
-    (throttled, Cognito unreachable), or something went wrong.
-
-    - ``user_pool_ids``: the allow-list; links for any other pool are refused.
-    - ``texts``: every page text (language, brand); see ``FeedbackTexts``.
-    - ``allowed_origins``: extra origins (``https://example.com``) a POST's
-      ``Origin`` may name, e.g. the public origin behind a proxy that rewrites
-      ``Host`` or terminates TLS.
-    - ``per_client_limit`` (by the client address in the ASGI scope: run your
-      server with its proxy-headers option behind a proxy; an IPv6 client by
-      its ``/ipv6_prefix_length`` network, see ``client_key``) and
-      ``global_limit`` (Cognito calls; the account's quota is 25 per second
-      for this category, shared) throttle POSTs with a "try again" page.
-      Only a POST that will call Cognito spends the global bucket (not an
-      invalid link, a refused origin, or a repeat answered from memory); a
-      client has one call of its own in flight at a time; and a client whose
-      link Cognito rejects (expired or made-up token, unknown user) waits
-      ``rejection_penalty`` seconds before its next POST. So a crowd of N
-      keys spends at most N calls at once and N per penalty after that (the
-      lockout is worked out in docs/feedback-app.md, "4. Operating the
-      feedback app"). With an ``outbox``
-      these last two rules do not apply: the outbox's own flow spends the
-      bucket.
-    - ``remember_for`` seconds a success is remembered (double clicks then
-      see "already recorded"); at most ``max_tracked`` entries per map.
-    - ``stylesheet`` replaces the CSS; it is allowed by hash in the CSP.
-    - ``outbox``: ``sqlite:///absolute/path.db`` or ``postgresql://...`` (or
-      an ``Outbox`` with its settings) keeps every valid submission in a
-      database before answering, so none is lost to throttling or an
-      outage: the call is tried at once; success, "already recorded" and
-      "expired" pages are as without it; a throttle, 5xx, network error,
-      timeout or a spent ``global_limit`` answers 202 "received, will be
-      delivered" instead of "try again", and a deliverer started in the ASGI
-      lifespan (or ``cognito-raw outbox deliver``) sends it later, retrying
-      until delivered, rejected or ``max_age`` old. A bad URL raises
-      ``ValidationError``; an outbox that cannot be opened fails the
-      lifespan startup (or shows "try again" when there is no lifespan).
-
-    Every page is sent with ``Cache-Control: no-store``, ``Referrer-Policy:
-    no-referrer``, a Content-Security-Policy without scripts,
-    ``frame-ancestors 'none'`` and ``X-Frame-Options: DENY``, and
-    ``X-Content-Type-Options: nosniff``. Usernames and tokens are never
-    logged (logger ``cognito_raw.links``). Runs on asyncio.
-    """
-    return FeedbackApp(
-        client=client,
-        user_pool_ids=user_pool_ids,
-        texts=texts,
-        allowed_origins=allowed_origins,
-        per_client_limit=per_client_limit,
-        global_limit=global_limit,
-        stylesheet=stylesheet,
-        remember_for=remember_for,
-        max_tracked=max_tracked,
-        clock=clock,
-        outbox=outbox,
-        ipv6_prefix_length=ipv6_prefix_length,
-        rejection_penalty=rejection_penalty,
-    )
+# The public maker is the class itself, so that its keywords, defaults and
+# documentation are written once, on ``FeedbackApp``.
+feedback_app: Final = FeedbackApp
