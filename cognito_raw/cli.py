@@ -26,11 +26,11 @@ from ._core.errors import (
     ValidationError,
 )
 from ._core.model import UpdateAuthEventFeedbackRequest
-from ._core.protocol import build_request
 from ._core.wiretext import show_request
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._clients.shell import ShellOptions
     from ._core.model import UpdateAuthEventFeedbackResponse
 
 __all__ = [
@@ -209,6 +209,21 @@ def _outcome_json(
     return json.dumps(data)
 
 
+def _client_options(args: argparse.Namespace) -> ShellOptions:
+    # The one reading of the client's options, for the client and the dry run.
+    from ._call.config import RetryPolicy  # noqa: PLC0415 - the call driver only for feedback
+
+    return {
+        "region": args.region,
+        "endpoint_url": args.endpoint_url,
+        "use_fips": args.fips,
+        "use_dualstack": args.dualstack,
+        "allow_http": args.allow_http,
+        "timeout": args.timeout,
+        "retry": RetryPolicy(max_attempts=args.max_attempts),
+    }
+
+
 def _feedback(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     if (args.curl or args.show_secrets) and not args.dry_run:
         raise _Usage("--curl and --show-secrets go with --dry-run")
@@ -220,15 +235,12 @@ def _feedback(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO)
         feedback_token=token,
         feedback_value=args.value,
     )
+    from ._clients.shell import ShellConfig  # noqa: PLC0415 - the shell only for feedback
+
+    options = _client_options(args)
     if args.dry_run:
-        http = build_request(
-            request,
-            region=args.region,
-            endpoint_url=args.endpoint_url,
-            use_fips=args.fips,
-            use_dualstack=args.dualstack,
-            allow_http=args.allow_http,
-        )
+        # What the client would send, built by the client's own configuration.
+        http = ShellConfig(**options).http_request(request)
         out.write(show_request(http, curl=args.curl, secrets=args.show_secrets) + "\n")
         return EXIT_OK
     if args.verbose:
@@ -237,20 +249,11 @@ def _feedback(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO)
         logging.getLogger("cognito_raw").addHandler(handler)
         logging.getLogger("cognito_raw").setLevel(logging.DEBUG)
 
-    from ._call.config import RetryPolicy  # noqa: PLC0415
     from ._clients.httpx_client import Client  # noqa: PLC0415 - httpx only when something is sent
 
     result: UpdateAuthEventFeedbackResponse | None = None
     failure: CognitoError | None = None
-    with Client(
-        region=args.region,
-        endpoint_url=args.endpoint_url,
-        use_fips=args.fips,
-        use_dualstack=args.dualstack,
-        allow_http=args.allow_http,
-        timeout=args.timeout,
-        retry=RetryPolicy(max_attempts=args.max_attempts),
-    ) as client:
+    with Client(**options) as client:
         try:
             result = client.send(request)
         except CognitoError as exc:

@@ -36,7 +36,12 @@ from cognito_raw._core.model import (
     UpdateAuthEventFeedbackRequest,
     UpdateAuthEventFeedbackResponse,
 )
-from cognito_raw._core.protocol import Headers, build_request, check_user_agent_extra
+from cognito_raw._core.protocol import (
+    Headers,
+    HttpRequest,
+    build_request,
+    check_user_agent_extra,
+)
 
 # typing costs milliseconds at import; annotations alone need it (PEP 563).
 TYPE_CHECKING = False
@@ -280,9 +285,12 @@ class ShellConfig:
         """Whether calls can go to an https endpoint (every endpoint but an http:// one)."""
         return self.endpoint_url is None or self.endpoint_url.startswith("https://")
 
-    def plan(self, request: UpdateAuthEventFeedbackRequest) -> Plan:
-        """Build the request (``ValidationError`` before anything is sent) and its call plan."""
-        http = build_request(
+    def http_request(self, request: UpdateAuthEventFeedbackRequest) -> HttpRequest:
+        """The HTTP request a client with these options sends (``ValidationError`` if none).
+
+        ``plan`` sends it; the CLI's ``--dry-run`` shows it.
+        """
+        return build_request(
             request,
             region=self.region,
             endpoint_url=self.endpoint_url,
@@ -291,8 +299,11 @@ class ShellConfig:
             allow_http=self.allow_http,
             user_agent_extra=self.user_agent_extra,
         )
+
+    def plan(self, request: UpdateAuthEventFeedbackRequest) -> Plan:
+        """Build the request (``ValidationError`` before anything is sent) and its call plan."""
         return run_call(
-            http,
+            self.http_request(request),
             policy=self.policy,
             timeout=self.timeout,
             budget=self.budget,

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from cognito_raw import (
+    Client,
     CognitoError,
     NotAuthorizedException,
     ProtocolError,
     RequestTimeoutError,
+    RetryPolicy,
     ServiceError,
+    ValidationError,
     cli,
 )
 from tests import loopback
@@ -166,6 +172,77 @@ def test_dry_run_curl_with_secrets_is_a_working_command() -> None:
     body = json.loads(sent.body)
     assert (body["Username"], body["FeedbackToken"]) == (USERNAME, TOKEN)
     assert sent.headers["x-amz-target"].endswith(".UpdateAuthEventFeedback")
+
+
+# Each row: the command's options, and the same options given to a Client.
+_DRY_RUN_OPTIONS = [
+    ([], {}),
+    (["--region", "eu-west-1"], {"region": "eu-west-1"}),
+    (["--fips"], {"use_fips": True}),
+    (["--dualstack"], {"use_dualstack": True}),
+    (
+        ["--fips", "--dualstack", "--region", "us-west-2"],
+        {"use_fips": True, "use_dualstack": True, "region": "us-west-2"},
+    ),
+    (["--endpoint-url", "http://127.0.0.1:9229"], {"endpoint_url": "http://127.0.0.1:9229"}),
+    (
+        ["--endpoint-url", "HTTP://Example.COM:80", "--allow-http"],
+        {"endpoint_url": "HTTP://Example.COM:80", "allow_http": True},
+    ),
+    (["--endpoint-url", "https://idp.example/"], {"endpoint_url": "https://idp.example/"}),
+    # Refused by the client, so refused by the dry run too.
+    (["--endpoint-url", "http://example.com"], {"endpoint_url": "http://example.com"}),
+    (
+        ["--endpoint-url", "https://idp.example", "--fips"],
+        {"endpoint_url": "https://idp.example", "use_fips": True},
+    ),
+    (["--region", "not a region"], {"region": "not a region"}),
+    (["--max-attempts", "0"], {"max_attempts": 0}),
+]
+
+
+@pytest.mark.parametrize(("flags", "options"), _DRY_RUN_OPTIONS)
+def test_dry_run_shows_what_the_client_sends(flags: list[str], options: dict[str, Any]) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    argv = [*BASE, "--token-file", "-", "--dry-run", "--show-secrets", *flags]
+    code = cli.main(argv, out=out, err=err, stdin=io.StringIO(TOKEN + "\n"))
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={})
+
+    options = dict(options)
+    try:
+        if "max_attempts" in options:
+            options["retry"] = RetryPolicy(max_attempts=options.pop("max_attempts"))
+        client = Client(
+            http_client=httpx.Client(transport=httpx.MockTransport(handler)), **options
+        )
+    except ValidationError:
+        assert (code, out.getvalue()) == (cli.EXIT_BAD_INPUT, "")
+        return
+    with client:
+        client.update_auth_event_feedback(
+            user_pool_id=BASE[2],
+            username=USERNAME,
+            event_id=BASE[6],
+            feedback_token=TOKEN,
+            feedback_value=BASE[8],
+        )
+    (request,) = sent
+    assert (code, err.getvalue()) == (0, "")
+    request_line, *shown = out.getvalue().split("\n")
+    method, url, version = request_line.split(" ")
+    # httpx writes the URL in its own normal form (no default port).
+    assert (method, httpx.URL(url), version) == (request.method, request.url, "HTTP/1.1")
+    # httpx adds the connection's own headers; every other byte is the request's.
+    headers = [
+        f"{name.decode()}: {value.decode()}"
+        for name, value in request.headers.raw
+        if name.lower() not in (b"host", b"accept", b"connection")
+    ]
+    assert shown == [*headers, "", request.content.decode(), ""]
 
 
 def test_curl_and_show_secrets_need_dry_run() -> None:
