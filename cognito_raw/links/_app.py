@@ -49,6 +49,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMap
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from cognito_raw._call.asgi import BodyTooLarge, read_body
 from cognito_raw._call.limiter import TokenBucket
 from cognito_raw._core.errors import (
     CognitoError,
@@ -118,10 +119,6 @@ _MAX_BODY: Final = 3 * MAX_LINK_LENGTH
 _CSRF_MAX: Final = 64
 # An error code is logged only when it looks like one: it comes from a reply.
 _CODE_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}")
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 class FeedbackSender(Protocol):
@@ -575,8 +572,8 @@ class FeedbackApp:
             await self._page(send, 413, texts.bad_request_title, [texts.bad_request_body])
             return
         try:
-            body = await self._read_body(receive)
-        except _BodyTooLarge:
+            body = await read_body(receive, limit=_MAX_BODY)
+        except BodyTooLarge:
             await self._page(send, 413, texts.bad_request_title, [texts.bad_request_body])
             return
         if body is None:
@@ -612,25 +609,6 @@ class FeedbackApp:
             return
         outcome = await self._deliver_once(request, key)
         await self._outcome_page(send, request, outcome, csrf)
-
-    @staticmethod
-    async def _read_body(receive: Receive) -> bytes | None:
-        # None when the client disconnected; _BodyTooLarge past the limit.
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None
-            if message["type"] != "http.request":
-                continue
-            chunk = bytes(message.get("body", b""))
-            size += len(chunk)
-            if size > _MAX_BODY:
-                raise _BodyTooLarge
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
 
     @staticmethod
     def _parse_form(body: bytes) -> dict[str, str] | None:

@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from cognito_raw._call.asgi import BodyTooLarge, read_body
+
 if TYPE_CHECKING:
     from cognito_raw._core.protocol import Headers
 
@@ -67,7 +69,6 @@ MAX_REQUEST_BODY: Final = 1 << 20
 _IDLE_TIMEOUT: Final = 30.0
 _JOIN_TIMEOUT: Final = 5.0
 _MAX_CHUNKS: Final = 4096
-_MAX_ASGI_MESSAGES: Final = 65536
 _MAX_LINE: Final = 1024
 # Hop-by-hop and framing headers are the driver's business, not the reply's.
 _FRAMING: Final = frozenset({"content-length", "transfer-encoding", "connection"})
@@ -160,15 +161,9 @@ class FakeASGIApp:
         if root and path.startswith(root):
             path = path[len(root) :] or "/"
         headers: list[tuple[bytes, bytes]] = [(bytes(k), bytes(v)) for k, v in scope["headers"]]
-        body = await _receive_body(receive)
-        if body is None:
-            reply = self.fake.refuse_oversized(method, path, headers)
-        else:
-            reply = self.fake.handle(method, path, headers, body)
-            if reply.delay:
-                await asyncio.sleep(reply.delay)
-            if reply.drop:
-                raise ConnectionAbortedError("FakeCognito dropped the connection (scripted fault)")
+        reply = await self._reply(method, path, headers, receive)
+        if reply is None:
+            return  # the client went away: there is no one to answer
         raw = [
             (k.encode("latin-1"), v.encode("latin-1"))
             for k, v in reply.headers
@@ -177,6 +172,23 @@ class FakeASGIApp:
         raw.append((b"content-length", str(len(reply.body)).encode()))
         await send({"type": "http.response.start", "status": reply.status, "headers": raw})
         await send({"type": "http.response.body", "body": reply.body, "more_body": False})
+
+    async def _reply(
+        self, method: str, path: str, headers: Headers, receive: _Receive
+    ) -> FakeReply | None:
+        # The fake's reply once the body is in; None if the client went away.
+        try:
+            body = await read_body(receive, limit=MAX_REQUEST_BODY)
+        except BodyTooLarge:
+            return self.fake.refuse_oversized(method, path, headers)
+        if body is None:
+            return None
+        reply = self.fake.handle(method, path, headers, body)
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        if reply.drop:
+            raise ConnectionAbortedError("FakeCognito dropped the connection (scripted fault)")
+        return reply
 
 
 async def _lifespan(receive: _Receive, send: _Send) -> None:
@@ -188,26 +200,6 @@ async def _lifespan(receive: _Receive, send: _Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
-
-
-async def _receive_body(receive: _Receive) -> bytes | None:
-    # None: the body was larger than MAX_REQUEST_BODY, or came in more pieces
-    # than any sane server sends. Otherwise the loop ends when the server says
-    # there is no more body, or the client went away.
-    parts: list[bytes] = []
-    size = 0
-    for _ in range(_MAX_ASGI_MESSAGES):
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(parts)
-        chunk = bytes(message.get("body", b""))
-        size += len(chunk)
-        if size > MAX_REQUEST_BODY:
-            return None
-        parts.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(parts)
-    return None
 
 
 # --- the loopback server ----------------------------------------------------------
