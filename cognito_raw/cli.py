@@ -25,7 +25,7 @@ from ._core.errors import (
     UserNotFoundException,
     ValidationError,
 )
-from ._core.model import UpdateAuthEventFeedbackRequest
+from ._core.model import feedback_request
 from ._core.wiretext import show_request
 from ._version import __version__
 
@@ -228,13 +228,7 @@ def _feedback(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO)
     if (args.curl or args.show_secrets) and not args.dry_run:
         raise _Usage("--curl and --show-secrets go with --dry-run")
     token = _read_token(args.token_file, stdin)
-    request = UpdateAuthEventFeedbackRequest(
-        user_pool_id=args.user_pool_id,
-        username=args.username,
-        event_id=args.event_id,
-        feedback_token=token,
-        feedback_value=args.value,
-    )
+    request = feedback_request(args.user_pool_id, args.username, args.event_id, token, args.value)
     from ._clients.shell import ShellConfig  # noqa: PLC0415 - the shell only for feedback
 
     options = _client_options(args)

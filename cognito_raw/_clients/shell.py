@@ -35,6 +35,7 @@ from cognito_raw._core.model import (
     FeedbackValue,
     UpdateAuthEventFeedbackRequest,
     UpdateAuthEventFeedbackResponse,
+    feedback_request,
 )
 from cognito_raw._core.protocol import (
     Headers,
@@ -97,23 +98,6 @@ DEFAULT_MAX_CONNECTIONS: Final = 10
 CLOSED: Final = "Cannot send a request, as the client has been closed."
 
 Plan = Generator[Send | Sleep, Reply | TransportError | None, UpdateAuthEventFeedbackResponse]
-
-
-def feedback_request(
-    user_pool_id: str,
-    username: str,
-    event_id: str,
-    feedback_token: str,
-    feedback_value: FeedbackValue | str,
-) -> UpdateAuthEventFeedbackRequest:
-    """The validated request behind ``update_auth_event_feedback(...)``."""
-    return UpdateAuthEventFeedbackRequest(
-        user_pool_id=user_pool_id,
-        username=username,
-        event_id=event_id,
-        feedback_token=feedback_token,
-        feedback_value=feedback_value,
-    )
 
 
 class BlockingShell:

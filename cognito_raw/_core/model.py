@@ -39,6 +39,7 @@ __all__ = [
     "Member",
     "UpdateAuthEventFeedbackRequest",
     "UpdateAuthEventFeedbackResponse",
+    "feedback_request",
     "region_of",
 ]
 
@@ -294,6 +295,28 @@ class UpdateAuthEventFeedbackRequest(Record):
             f"username=<redacted>, event_id={self.event_id!r}, "
             f"feedback_token=<redacted>, feedback_value={value!r})"
         )
+
+
+def feedback_request(
+    user_pool_id: str,
+    username: str,
+    event_id: str,
+    feedback_token: str,
+    feedback_value: FeedbackValue | str,
+) -> UpdateAuthEventFeedbackRequest:
+    """The validated request from its five values, in the model's order.
+
+    What every caller holding the values apart uses (the clients'
+    ``update_auth_event_feedback``, the links, the CLI); raises
+    ``ValidationError`` as the constructor does.
+    """
+    return UpdateAuthEventFeedbackRequest(
+        user_pool_id=user_pool_id,
+        username=username,
+        event_id=event_id,
+        feedback_token=feedback_token,
+        feedback_value=feedback_value,
+    )
 
 
 class UpdateAuthEventFeedbackResponse(Record):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from cognito_raw._core.errors import ValidationError
-from cognito_raw._core.model import FeedbackValue, UpdateAuthEventFeedbackRequest
+from cognito_raw._core.model import FeedbackValue, UpdateAuthEventFeedbackRequest, feedback_request
 
 from ._url import make_link
 
@@ -81,12 +81,8 @@ class FeedbackContext:
 
     def request(self, value: FeedbackValue | str) -> UpdateAuthEventFeedbackRequest:
         """The UpdateAuthEventFeedback request for the user's answer."""
-        return UpdateAuthEventFeedbackRequest(
-            user_pool_id=self.user_pool_id,
-            username=self.username,
-            event_id=self.event_id,
-            feedback_token=self.feedback_token,
-            feedback_value=value,
+        return feedback_request(
+            self.user_pool_id, self.username, self.event_id, self.feedback_token, value
         )
 
     def link(self, base_url: str, value: FeedbackValue | str, *, include_pool: bool = True) -> str:

@@ -29,6 +29,7 @@ from cognito_raw._core.errors import ValidationError
 from cognito_raw._core.model import (
     FeedbackValue,
     UpdateAuthEventFeedbackRequest,
+    feedback_request,
     validate_event_id,
     validate_feedback_token,
     validate_feedback_value,
@@ -385,13 +386,7 @@ def request_from_fields(
                 rule="missing from the link (parameter 'pool'), and more than one pool is allowed",
             )
         (user_pool_id,) = pools
-    request = UpdateAuthEventFeedbackRequest(
-        user_pool_id=user_pool_id,
-        username=username,
-        event_id=event_id,
-        feedback_token=feedback_token,
-        feedback_value=value,
-    )
+    request = feedback_request(user_pool_id, username, event_id, feedback_token, value)
     if request.user_pool_id not in pools:
         raise ValidationError(
             field="user_pool_id",
