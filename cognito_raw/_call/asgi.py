@@ -1,10 +1,11 @@
-"""Reading an ASGI request's body within a limit: the feedback app's and the fake's.
+"""What the package's two ASGI apps share: reading a request body, a lifespan with no work.
 
-Both ASGI apps of the package (``links.feedback_app`` and the testing kit's
-``FakeASGIApp``) read a request body the same way, so that rule is here
-once. It sits with the call driver's ``BodyReader`` (the reply body's
-limit) and uses it: standard library only, and it awaits nothing but the
-``receive`` callable it is given.
+Both ASGI apps (``links.feedback_app`` and the testing kit's
+``FakeASGIApp``) read a request body within a limit and acknowledge a
+lifespan they have nothing to do in, the same way, so those rules are here
+once. The body reader sits with the call driver's ``BodyReader`` (the reply
+body's limit) and uses it: standard library only, and nothing here awaits
+anything but the ``receive`` and ``send`` callables it is given.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ if TYPE_CHECKING:
     from typing import Any, Final
 
     Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+    Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-__all__ = ["MAX_BODY_MESSAGES", "BodyTooLarge", "read_body"]
+__all__ = ["MAX_BODY_MESSAGES", "BodyTooLarge", "acknowledge_lifespan", "read_body"]
 
 # More messages than any server sends for a body within the apps' limits: a
 # stream of empty chunks would otherwise keep the loop going for ever.
@@ -51,3 +53,14 @@ async def read_body(
         if not message.get("more_body", False):
             return reader.body
     raise BodyTooLarge
+
+
+async def acknowledge_lifespan(receive: Receive, send: Send) -> None:
+    """Serve an ASGI lifespan with nothing to start or stop: acknowledge both events."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -49,7 +49,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMap
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from cognito_raw._call.asgi import BodyTooLarge, read_body
+from cognito_raw._call.asgi import BodyTooLarge, acknowledge_lifespan, read_body
 from cognito_raw._call.limiter import TokenBucket
 from cognito_raw._core.errors import (
     CognitoError,
@@ -445,14 +445,8 @@ class FeedbackApp:
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         if self._outbox is not None:
             await self._outbox.lifespan(receive, send)
-            return
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        else:
+            await acknowledge_lifespan(receive, send)
 
     async def _page(
         self,

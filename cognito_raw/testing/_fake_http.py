@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from cognito_raw._call.asgi import BodyTooLarge, read_body
+from cognito_raw._call.asgi import BodyTooLarge, acknowledge_lifespan, read_body
 
 if TYPE_CHECKING:
     from cognito_raw._core.protocol import Headers
@@ -151,7 +151,7 @@ class FakeASGIApp:
         """The ASGI entry point."""
         kind = scope.get("type")
         if kind == "lifespan":
-            await _lifespan(receive, send)
+            await acknowledge_lifespan(receive, send)
             return
         if kind != "http":
             raise ValueError(f"FakeASGIApp serves http and lifespan scopes, not {kind!r}")
@@ -189,17 +189,6 @@ class FakeASGIApp:
         if reply.drop:
             raise ConnectionAbortedError("FakeCognito dropped the connection (scripted fault)")
         return reply
-
-
-async def _lifespan(receive: _Receive, send: _Send) -> None:
-    # Nothing to start or stop; acknowledge both (at most two messages).
-    for _ in range(2):
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 # --- the loopback server ----------------------------------------------------------

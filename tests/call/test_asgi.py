@@ -1,8 +1,9 @@
-"""The one ASGI request-body reader, and its two users: the feedback app and the fake.
+"""What the two ASGI apps share (the feedback app and the fake), run through each.
 
-Each case is a script of ``receive`` messages, sized from the reader's limit,
-and what it comes to: the body, "too large" (413 from either app), or "gone"
-(the client disconnected: neither app answers).
+The request-body reader: each case is a script of ``receive`` messages,
+sized from the reader's limit, and what it comes to: the body, "too large"
+(413 from either app), or "gone" (the client disconnected: neither app
+answers). And the lifespan of an app with nothing to start or stop.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from cognito_raw._call.asgi import MAX_BODY_MESSAGES, BodyTooLarge, read_body
+from cognito_raw._call.asgi import MAX_BODY_MESSAGES, BodyTooLarge, acknowledge_lifespan, read_body
 from cognito_raw.links import feedback_app
 from cognito_raw.links._app import _MAX_BODY as APP_LIMIT
 from cognito_raw.testing import FakeASGIApp, FakeCognito
@@ -150,3 +151,25 @@ def test_both_apps_read_bodies_alike(
         # The body was read: each app answers it (neither script is a valid call).
         assert status is not None
         assert status != 413
+
+
+LIFESPAN_APPS = [
+    acknowledge_lifespan,
+    feedback_app(client=Sender(), user_pool_ids=["us-east-1_AbC123"]),
+    FakeASGIApp(FakeCognito()),
+]
+
+
+@pytest.mark.parametrize("app", LIFESPAN_APPS, ids=["helper", "app", "fake"])
+def test_a_lifespan_with_nothing_to_do_is_acknowledged(app: Any) -> None:
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    sent: list[str] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message["type"])
+
+    if app is acknowledge_lifespan:
+        asyncio.run(app(receiver(messages), send))
+    else:
+        asyncio.run(app({"type": "lifespan"}, receiver(messages), send))
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
