@@ -26,6 +26,7 @@ import functools
 import re
 
 from cognito_raw._core.errors import ValidationError
+from cognito_raw._core.record import Record
 
 # typing costs milliseconds at import; annotations alone need it (PEP 563).
 TYPE_CHECKING = False
@@ -44,38 +45,16 @@ __all__ = [
 ]
 
 
-class Partition:
+class Partition(Record):
     """One partition of partitions.json, with the outputs the ruleset reads."""
 
-    # A plain slotted class: typing.NamedTuple would import typing at startup.
-    __slots__ = (
-        "dns_suffix",
-        "dual_stack_dns_suffix",
-        "name",
-        "region_regex",
-        "regions",
-        "supports_dual_stack",
-        "supports_fips",
-    )
-
-    def __init__(
-        self,
-        *,
-        name: str,
-        region_regex: str,
-        regions: tuple[str, ...],
-        dns_suffix: str,
-        dual_stack_dns_suffix: str,
-        supports_fips: bool,
-        supports_dual_stack: bool,
-    ) -> None:
-        self.name = name
-        self.region_regex = region_regex
-        self.regions = regions
-        self.dns_suffix = dns_suffix
-        self.dual_stack_dns_suffix = dual_stack_dns_suffix
-        self.supports_fips = supports_fips
-        self.supports_dual_stack = supports_dual_stack
+    name: str
+    region_regex: str
+    regions: tuple[str, ...]
+    dns_suffix: str
+    dual_stack_dns_suffix: str
+    supports_fips: bool
+    supports_dual_stack: bool
 
     def __repr__(self) -> str:
         return f"Partition(name={self.name!r}, dns_suffix={self.dns_suffix!r})"
