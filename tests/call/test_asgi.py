@@ -20,8 +20,8 @@ from cognito_raw.links import feedback_app
 from cognito_raw.links._app import _MAX_BODY as APP_LIMIT
 from cognito_raw.testing import FakeASGIApp, FakeCognito
 from cognito_raw.testing._fake_http import MAX_REQUEST_BODY as FAKE_LIMIT
+from tests.asgi_support import Message, exchange
 
-Message = dict[str, Any]
 Script = Callable[[int], Iterator[Message]]
 TOO_LARGE = "too large"
 GONE = "gone"
@@ -102,13 +102,8 @@ def test_the_message_bound_is_a_limit_too() -> None:
 
 def answer(app: Any, scope: dict[str, Any], messages: Iterator[Message]) -> int | None:
     """The status an ASGI app answers the messages with; None if it answers nothing."""
-    statuses: list[int] = []
-
-    async def send(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            statuses.append(message["status"])
-
-    asyncio.run(app(scope, receiver(messages), send))
+    sent = exchange(app, scope, messages)
+    statuses = [m["status"] for m in sent if m["type"] == "http.response.start"]
     assert len(statuses) <= 1
     return statuses[0] if statuses else None
 
@@ -162,14 +157,14 @@ LIFESPAN_APPS = [
 
 @pytest.mark.parametrize("app", LIFESPAN_APPS, ids=["helper", "app", "fake"])
 def test_a_lifespan_with_nothing_to_do_is_acknowledged(app: Any) -> None:
-    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
-    sent: list[str] = []
-
-    async def send(message: Message) -> None:
-        sent.append(message["type"])
-
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
     if app is acknowledge_lifespan:
-        asyncio.run(app(receiver(messages), send))
+        sent: list[Message] = []
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        asyncio.run(app(receiver(iter(messages)), send))
     else:
-        asyncio.run(app({"type": "lifespan"}, receiver(messages), send))
-    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+        sent = exchange(app, {"type": "lifespan"}, messages)
+    assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]

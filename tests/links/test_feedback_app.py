@@ -46,6 +46,7 @@ from cognito_raw.links import (
     make_link,
     template_link,
 )
+from tests.asgi_support import exchange
 
 POOL = "us-east-1_AbC123"
 OTHER_POOL = "eu-west-1_Xyz"
@@ -282,14 +283,6 @@ def test_a_bad_link_shows_the_invalid_link_page(url: str) -> None:
 
 def test_a_query_that_is_not_utf8_is_an_invalid_link() -> None:
     # httpx will not send raw non-ASCII bytes: speak ASGI directly.
-    sent: list[Any] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Any) -> None:
-        sent.append(message)
-
     scope = {
         "type": "http",
         "method": "GET",
@@ -297,7 +290,7 @@ def test_a_query_that_is_not_utf8_is_an_invalid_link() -> None:
         "query_string": b"value=valid&event=e&token=t&username=\xff&end=1",
         "headers": [],
     }
-    asyncio.run(make_app(StubSender())(scope, receive, send))
+    sent = exchange(make_app(StubSender()), scope, [])
     assert sent[0]["status"] == 400
 
 
@@ -790,19 +783,6 @@ def test_bad_posts_send_nothing() -> None:
 
 def test_a_client_that_disconnects_mid_body_gets_no_response() -> None:
     sender = StubSender()
-    app = make_app(sender)
-    sent: list[dict[str, Any]] = []
-    messages = [
-        {"type": "http.request", "body": b"value=valid", "more_body": True},
-        {"type": "http.disconnect"},
-    ]
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop(0)
-
-    async def send(message: Any) -> None:
-        sent.append(message)
-
     scope = {
         "type": "http",
         "method": "POST",
@@ -811,24 +791,9 @@ def test_a_client_that_disconnects_mid_body_gets_no_response() -> None:
         "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
         "client": ("203.0.113.9", 1),
     }
-    asyncio.run(app(scope, receive, send))
-    assert sent == []
+    messages = [{"type": "http.request", "body": b"value=valid", "more_body": True}]
+    assert exchange(make_app(sender), scope, messages) == []
     assert sender.calls == []
-
-
-def test_lifespan_is_acknowledged() -> None:
-    app = make_app(StubSender())
-    incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
-    sent: list[Any] = []
-
-    async def receive() -> dict[str, Any]:
-        return incoming.pop(0)
-
-    async def send(message: Any) -> None:
-        sent.append(message)
-
-    asyncio.run(app({"type": "lifespan"}, receive, send))
-    assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
 
 
 # --- texts, configuration -------------------------------------------------------------------

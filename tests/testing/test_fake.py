@@ -50,6 +50,7 @@ from cognito_raw.testing import (
 )
 from cognito_raw.testing import strategies as cst
 from cognito_raw.testing._fake_http import _BadFraming, request_body_length
+from tests.asgi_support import exchange
 
 URL = "https://cognito-idp.us-east-1.amazonaws.com/"
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -830,20 +831,13 @@ def _bad_pool(event: AuthEvent) -> UpdateAuthEventFeedbackRequest:
     )
 
 
-def test_asgi_root_path_lifespan_and_other_scopes(fake: FakeCognito, event: AuthEvent) -> None:
+def test_asgi_root_path_and_other_scopes(fake: FakeCognito, event: AuthEvent) -> None:
+    # The lifespan is tests/test_asgi.py's, with the feedback app's.
     http = build_request(event.request("Valid"))
-    sent: list[dict[str, Any]] = []
-    inbox = [
+    messages = [
         {"type": "http.request", "body": http.body[:10], "more_body": True},
         {"type": "http.request", "body": http.body[10:], "more_body": False},
     ]
-
-    async def receive() -> dict[str, Any]:
-        return inbox.pop(0)
-
-    async def send(message: Any) -> None:
-        sent.append(dict(message))
-
     scope = {
         "type": "http",
         "method": "POST",
@@ -851,16 +845,11 @@ def test_asgi_root_path_lifespan_and_other_scopes(fake: FakeCognito, event: Auth
         "root_path": "/cognito",
         "headers": [(k.lower().encode(), v.encode()) for k, v in http.headers.items()],
     }
-    asyncio.run(fake.asgi(scope, receive, send))
+    sent = exchange(fake.asgi, scope, messages)
     assert sent[0]["status"] == 200
     assert sent[1]["body"] == b"{}"
-
-    sent.clear()
-    inbox[:] = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
-    asyncio.run(fake.asgi({"type": "lifespan"}, receive, send))
-    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     with pytest.raises(ValueError, match="websocket"):
-        asyncio.run(fake.asgi({"type": "websocket"}, receive, send))
+        exchange(fake.asgi, {"type": "websocket"}, [])
 
 
 # --- the loopback server -----------------------------------------------------------------
