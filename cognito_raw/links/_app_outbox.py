@@ -31,7 +31,7 @@ from ._outbox.store import DELIVERED, EXPIRED, PENDING, REJECTED, OutboxError, P
 from ._page import FeedbackOutcome
 
 if TYPE_CHECKING:
-    from ._outbox.store import Store
+    from ._outbox.sql import SQLStore
 
 __all__ = ["OutboxFlow"]
 
@@ -83,7 +83,7 @@ class OutboxFlow:
         clock: Callable[[], float],
     ) -> None:
         self.outbox = outbox
-        self.store: Store = open_store(outbox.url)
+        self.store: SQLStore = open_store(outbox.url)
         self._client = client
         self._bucket = bucket
         self._clock = clock

@@ -52,10 +52,10 @@ from cognito_raw.links._outbox.deliverer import (
     open_store,
     retry_delay,
 )
+from cognito_raw.links._outbox.sql import SQLStore
 from cognito_raw.links._outbox.sqlite import SQLiteStore
 from cognito_raw.links._outbox.store import (
     OutboxError,
-    Store,
     new_lease,
     parse_url,
     redact_url,
@@ -84,7 +84,7 @@ class Opened:
     """An open store and its key, closed by the test's fixture."""
 
     def __init__(self, url: str) -> None:
-        self.store: Store = open_store(url)
+        self.store: SQLStore = open_store(url)
         self.key = self.store.open()
 
     def add(self, n: int, value: str = "valid", lease: float = 0.0) -> Any:

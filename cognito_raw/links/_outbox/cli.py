@@ -2,7 +2,7 @@
 
 Owns the outbox's command line: argument parsing and what is printed. The
 work is ``deliverer.drain`` (the same deliverer the feedback app runs) and
-``Store.counts``. The database URL may hold a password: it is never printed,
+``SQLStore.counts``. The database URL may hold a password: it is never printed,
 and may come from ``$COGNITO_RAW_OUTBOX`` instead of the command line.
 """
 

@@ -1,8 +1,8 @@
 """The durable outbox: its settings, and how pending submissions are delivered.
 
 Owns the outbox settings (``Outbox``), the store an outbox URL opens
-(``open_store``: ``sqlite`` or ``postgres``, both implementing ``store``'s
-``Store``), the keyed digest that deduplicates clicks, the verdict on each
+(``open_store``: ``sqlite`` or ``postgres``, both ``sql``'s ``SQLStore``),
+the keyed digest that deduplicates clicks, the verdict on each
 delivery attempt, and ``Deliverer``, the one loop that both the feedback
 app's background task and ``cognito-raw outbox deliver`` run.
 
@@ -56,13 +56,14 @@ from .store import (
     REJECTED,
     OutboxError,
     Pending,
-    Store,
     parse_url,
     redact_url,
 )
 
 if TYPE_CHECKING:
     from cognito_raw._call.config import RetryPolicy, Timeout
+
+    from .sql import SQLStore
 
 __all__ = [
     "Deliverer",
@@ -178,8 +179,8 @@ def owner_name() -> str:
     return f"{os.uname().nodename[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def open_store(url: str, *, create: bool = True) -> Store:
-    """The store for an outbox URL (nothing is opened yet: see ``Store.open``).
+def open_store(url: str, *, create: bool = True) -> SQLStore:
+    """The store for an outbox URL (nothing is opened yet: see ``SQLStore.open``).
 
     Without ``create``, a SQLite file that does not exist yet is an
     ``OutboxError`` at ``open`` (a mistyped path is not a new, empty outbox).
@@ -336,7 +337,7 @@ class Deliverer:
     def __init__(
         self,
         *,
-        store: Store,
+        store: SQLStore,
         client: Sender,
         outbox: Outbox,
         bucket: TokenBucket,

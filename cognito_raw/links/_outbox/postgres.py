@@ -80,7 +80,7 @@ class _Tx:
 
 
 class PostgresStore(SQLStore):
-    """A ``Store`` in a PostgreSQL database; thread-safe."""
+    """The ``SQLStore`` in a PostgreSQL database; thread-safe."""
 
     schema = _SCHEMA
     lock_clause = " FOR UPDATE SKIP LOCKED"
@@ -98,7 +98,7 @@ class PostgresStore(SQLStore):
         return f"PostgresStore({redact_url(self._url)!r})"
 
     def open(self) -> bytes:
-        """See ``Store.open``."""
+        """See ``SQLStore.open``."""
         return self._schema()
 
     def _connection(self) -> psycopg.Connection[Any]:
@@ -164,11 +164,11 @@ class PostgresStore(SQLStore):
                 self._forget()
 
     def scrub(self) -> bool:
-        """See ``Store.scrub``: nothing to do here beyond the erasure (see the module)."""
+        """See ``SQLStore.scrub``: nothing to do here beyond the erasure (see the module)."""
         return True
 
     def close(self) -> None:
-        """See ``Store.close``."""
+        """See ``SQLStore.close``."""
         self._closed = True
         while True:
             try:

@@ -1,6 +1,6 @@
 """The outbox's SQL, shared by the SQLite and PostgreSQL stores.
 
-Owns the table layout and every statement the ``Store`` methods run. The
+Owns ``SQLStore``: the table layout and every statement its methods run. The
 backends (``sqlite``, ``postgres``) supply connections,
 transactions, the clock and the few words where the dialects differ; the
 statements are written once, with ``:name`` parameters.
@@ -65,7 +65,15 @@ class Transaction(Protocol):
 
 
 class SQLStore:
-    """The ``Store`` methods over a backend's transactions (see ``store.Store``)."""
+    """The outbox's storage, which both backends subclass; every method blocks.
+
+    Times are seconds on the store's own clock (the host's wall clock for
+    SQLite, the server's for PostgreSQL), so that leases mean the same to
+    every process sharing the database. Each method is one transaction.
+    Driver errors are raised as ``OutboxError``. A backend supplies
+    ``transaction``, ``open``, ``scrub`` and ``close``, and the words below
+    where its dialect differs.
+    """
 
     # The dialects' differences, set by each backend.
     schema: tuple[str, ...] = ()
@@ -81,6 +89,22 @@ class SQLStore:
         """
         raise NotImplementedError  # pragma: no cover - each backend has its own
         yield
+
+    def open(self) -> bytes:
+        """Create the tables if missing; return the digest key (made on first open)."""
+        raise NotImplementedError  # pragma: no cover - each backend has its own
+
+    def scrub(self) -> bool:
+        """Make erased secrets leave every database file (SQLite: checkpoint, truncate the WAL).
+
+        False when something kept that from finishing (a reader holding an old
+        snapshot of the WAL): the caller tries again later.
+        """
+        raise NotImplementedError  # pragma: no cover - each backend has its own
+
+    def close(self) -> None:
+        """Close every connection."""
+        raise NotImplementedError  # pragma: no cover - each backend has its own
 
     def _schema(self) -> bytes:
         with self.transaction("create the tables") as tx:
@@ -101,7 +125,12 @@ class SQLStore:
         owner: str,
         lease: float,
     ) -> Added:
-        """See ``Store.add``; ``key_digest`` is the request's digest."""
+        """Insert a pending row unless one with the same digest (``key_digest``) exists.
+
+        With ``lease > 0`` the new row starts leased to ``owner`` (the caller
+        is about to send it), with the token in ``Added.lease``; with 0 it is
+        at once due for any deliverer.
+        """
         held = new_lease(owner) if lease > 0 else None
         params = {
             "digest": key_digest,
@@ -140,7 +169,13 @@ class SQLStore:
         after: int | None = None,
         only: int | None = None,
     ) -> Pending | None:
-        """See ``Store.claim``."""
+        """Lease one pending row whose lease is free; None if none.
+
+        With ``due_only`` the row must be past its retry delay and the one due
+        first is taken; without, rows go in ID order, past ``after`` if given.
+        ``only`` restricts the claim to one row ID. Claiming counts an attempt
+        and gives the row a new lease token (``Pending.lease``).
+        """
         where = ["state = 'pending'", "lease_until <= :now"]
         if due_only:
             where.append("next_at <= :now")
@@ -181,7 +216,10 @@ class SQLStore:
             )
 
     def finish(self, row_id: int, lease: str, state: str, code: str | None) -> None:
-        """See ``Store.finish``."""
+        """Make a row leased with ``lease`` final (``delivered``/``rejected``), erase its secrets.
+
+        Nothing changes once another claim holds the row.
+        """
         if state not in (DELIVERED, REJECTED):
             raise ValueError(f"not a final state for a call: {state!r}")
         with self.transaction("record a delivery") as tx:
@@ -192,7 +230,10 @@ class SQLStore:
             )
 
     def release(self, row_id: int, lease: str, *, delay: float, code: str | None) -> None:
-        """See ``Store.release``."""
+        """Give a row leased with ``lease`` back: due again after ``delay`` seconds.
+
+        Nothing changes once another claim holds the row.
+        """
         with self.transaction("reschedule a submission") as tx:
             tx.run(
                 f"UPDATE {TABLE} SET lease_owner = NULL, lease_until = 0, "
@@ -202,7 +243,7 @@ class SQLStore:
             )
 
     def expire(self, max_age: float) -> list[tuple[str, str, float]]:
-        """See ``Store.expire``."""
+        """Make unleased pending rows older than ``max_age`` expired; (pool, event, age) each."""
         with self.transaction("expire old submissions") as tx:
             params = {"now": tx.now, "oldest": tx.now - max_age, "state": EXPIRED}
             rows = tx.rows(
@@ -214,7 +255,7 @@ class SQLStore:
             return [(str(pool), str(event), tx.now - float(made)) for pool, event, made in rows]
 
     def prune(self, older_than: float) -> int:
-        """See ``Store.prune``."""
+        """Delete final rows (digests only) finished more than ``older_than`` seconds ago."""
         with self.transaction("prune final submissions") as tx:
             return tx.run(
                 f"DELETE FROM {TABLE} WHERE state <> 'pending' AND finished_at < :oldest",
@@ -222,7 +263,7 @@ class SQLStore:
             )
 
     def counts(self) -> dict[str, int]:
-        """See ``Store.counts``."""
+        """Rows by state (every state in ``STATES`` present), plus ``leased``."""
         with self.transaction("count submissions", write=False) as tx:
             rows = tx.rows(
                 f"SELECT state, count(*), sum(CASE WHEN state = 'pending' AND lease_until > :now "
@@ -237,7 +278,7 @@ class SQLStore:
         return counts
 
     def next_due(self) -> float | None:
-        """See ``Store.next_due``."""
+        """Seconds until some pending row can be claimed (0: now); None if none is pending."""
         with self.transaction("look for due submissions", write=False) as tx:
             rows = tx.rows(
                 f"SELECT min({self.greatest}(next_at, lease_until)) FROM {TABLE} "
@@ -249,7 +290,7 @@ class SQLStore:
         return None if due is None else max(0.0, float(due) - now)
 
     def waiting(self) -> list[tuple[int, float]]:
-        """See ``Store.waiting``."""
+        """Every pending row: (row ID, seconds left on its lease, 0 when free)."""
         with self.transaction("list pending submissions", write=False) as tx:
             rows = tx.rows(
                 f"SELECT id, lease_until FROM {TABLE} WHERE state = 'pending' ORDER BY id", {}

@@ -66,7 +66,7 @@ class _Tx:
 
 
 class SQLiteStore(SQLStore):
-    """A ``Store`` in one SQLite file; thread-safe (one connection behind a lock)."""
+    """The ``SQLStore`` in one SQLite file; thread-safe (one connection behind a lock)."""
 
     schema = _SCHEMA
     greatest = "max"
@@ -84,7 +84,7 @@ class SQLiteStore(SQLStore):
         return f"SQLiteStore({self.path!r})"
 
     def open(self) -> bytes:
-        """See ``Store.open``: creates the file (mode 0600) and the tables."""
+        """See ``SQLStore.open``: creates the file (mode 0600) and the tables."""
         if sqlite3.sqlite_version_info < (3, 35, 0):
             raise OutboxError(f"the outbox needs SQLite 3.35 or later ({sqlite3.sqlite_version})")
         with self._lock:
@@ -152,7 +152,7 @@ class SQLiteStore(SQLStore):
                 raise OutboxError(f"{op}: {type(exc).__name__}: {exc}") from exc
 
     def scrub(self) -> bool:
-        """See ``Store.scrub``: checkpoint the WAL into the file and truncate it.
+        """See ``SQLStore.scrub``: checkpoint the WAL into the file and truncate it.
 
         A reader holding an old snapshot keeps the WAL from being truncated:
         the checkpoint then reports busy (after a short wait, not the busy
@@ -173,7 +173,7 @@ class SQLiteStore(SQLStore):
             return bool(busy == 0)
 
     def close(self) -> None:
-        """See ``Store.close``."""
+        """See ``SQLStore.close``."""
         with self._lock:
             if self._conn is not None:
                 self._conn.close()

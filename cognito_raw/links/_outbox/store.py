@@ -1,11 +1,11 @@
-"""What a submission is at rest: its states, its rows, and the storage interface.
+"""What a submission is at rest: its states and its rows.
 
-Owns ``Store``, the interface both backends implement (its SQL is ``sql``'s,
-run by ``sqlite`` over the standard library's ``sqlite3`` and by
-``postgres`` over psycopg 3), the rows it hands out (``Added``, ``Pending``),
-the four states, ``OutboxError``, the digest key's making, and the outbox
-URL's two readings (``parse_url``, ``redact_url``). The backends import this
-module and nothing above it; ``deliverer`` picks a backend (``open_store``).
+Owns the rows the store hands out (``Added``, ``Pending``), the four
+states, ``OutboxError``, the digest key's making, and the outbox URL's two
+readings (``parse_url``, ``redact_url``). The store itself is
+``sql.SQLStore``, run by ``sqlite`` over the standard library's ``sqlite3``
+and by ``postgres`` over psycopg 3; the backends import this module and
+nothing above it, and ``deliverer`` picks one (``open_store``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Final
 
 from cognito_raw._core.errors import ValidationError
 from cognito_raw._core.model import UpdateAuthEventFeedbackRequest
@@ -28,7 +28,6 @@ __all__ = [
     "Added",
     "OutboxError",
     "Pending",
-    "Store",
     "new_key",
     "new_lease",
     "parse_url",
@@ -112,7 +111,7 @@ def new_lease(owner: str) -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Added:
-    """What ``Store.add`` found: the row's ID and state, and whether this call made it.
+    """What ``SQLStore.add`` found: the row's ID and state, and whether this call made it.
 
     ``lease`` is the new row's lease token when it was added leased, else None.
     """
@@ -150,92 +149,3 @@ class Pending:
             feedback_token=self.feedback_token,
             feedback_value=self.feedback_value,
         )
-
-
-class Store(Protocol):
-    """The storage interface both backends implement; every method blocks.
-
-    Times are seconds on the store's own clock (the host's wall clock for
-    SQLite, the server's for PostgreSQL), so that leases mean the same to
-    every process sharing the database. Each method is one transaction.
-    Driver errors are raised as ``OutboxError``.
-    """
-
-    def open(self) -> bytes:
-        """Create the tables if missing; return the digest key (made on first open)."""
-        ...
-
-    def add(
-        self, request: UpdateAuthEventFeedbackRequest, key: bytes, *, owner: str, lease: float
-    ) -> Added:
-        """Insert a pending row unless one with the same digest exists.
-
-        With ``lease > 0`` the new row starts leased to ``owner`` (the caller
-        is about to send it), with the token in ``Added.lease``; with 0 it is
-        at once due for any deliverer.
-        """
-        ...
-
-    def claim(
-        self,
-        *,
-        owner: str,
-        lease: float,
-        due_only: bool = True,
-        after: int | None = None,
-        only: int | None = None,
-    ) -> Pending | None:
-        """Lease one pending row whose lease is free; None if none.
-
-        With ``due_only`` the row must be past its retry delay and the one due
-        first is taken; without, rows go in ID order, past ``after`` if given.
-        ``only`` restricts the claim to one row ID. Claiming counts an attempt
-        and gives the row a new lease token (``Pending.lease``).
-        """
-        ...
-
-    def finish(self, row_id: int, lease: str, state: str, code: str | None) -> None:
-        """Make a row leased with ``lease`` final (``delivered``/``rejected``), erase its secrets.
-
-        Nothing changes once another claim holds the row.
-        """
-        ...
-
-    def release(self, row_id: int, lease: str, *, delay: float, code: str | None) -> None:
-        """Give a row leased with ``lease`` back: due again after ``delay`` seconds.
-
-        Nothing changes once another claim holds the row.
-        """
-        ...
-
-    def expire(self, max_age: float) -> list[tuple[str, str, float]]:
-        """Make unleased pending rows older than ``max_age`` expired; (pool, event, age) each."""
-        ...
-
-    def prune(self, older_than: float) -> int:
-        """Delete final rows (digests only) finished more than ``older_than`` seconds ago."""
-        ...
-
-    def counts(self) -> dict[str, int]:
-        """Rows by state (every state in ``STATES`` present), plus ``leased``."""
-        ...
-
-    def next_due(self) -> float | None:
-        """Seconds until some pending row can be claimed (0: now); None if none is pending."""
-        ...
-
-    def waiting(self) -> list[tuple[int, float]]:
-        """Every pending row: (row ID, seconds left on its lease, 0 when free)."""
-        ...
-
-    def scrub(self) -> bool:
-        """Make erased secrets leave every database file (SQLite: checkpoint, truncate the WAL).
-
-        False when something kept that from finishing (a reader holding an old
-        snapshot of the WAL): the caller tries again later.
-        """
-        ...
-
-    def close(self) -> None:
-        """Close every connection."""
-        ...
