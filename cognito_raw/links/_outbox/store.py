@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from cognito_raw._core.errors import ValidationError
-from cognito_raw._core.model import UpdateAuthEventFeedbackRequest
+from cognito_raw._core.model import UpdateAuthEventFeedbackRequest, feedback_request
 
 __all__ = [
     "DELIVERED",
@@ -142,10 +142,10 @@ class Pending:
 
     def request(self) -> UpdateAuthEventFeedbackRequest:
         """The request to send (validated again: the row may have been edited)."""
-        return UpdateAuthEventFeedbackRequest(
-            user_pool_id=self.user_pool_id,
-            username=self.username,
-            event_id=self.event_id,
-            feedback_token=self.feedback_token,
-            feedback_value=self.feedback_value,
+        return feedback_request(
+            self.user_pool_id,
+            self.username,
+            self.event_id,
+            self.feedback_token,
+            self.feedback_value,
         )
