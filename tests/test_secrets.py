@@ -493,6 +493,25 @@ def page_leaks(s: Secrets, response: httpx.Response) -> list[str]:
     return s.leaks(visible) + s.leaks(headers)
 
 
+async def click_link(
+    http: httpx.AsyncClient, s: Secrets, event_id: str, value: str
+) -> tuple[httpx.Response, httpx.Response]:
+    """Open a link holding the secrets in the app, then press its button: both pages."""
+    link = make_link(
+        APP_ORIGIN + "/f",
+        user_pool_id=POOL,
+        username=s.username,
+        event_id=event_id,
+        feedback_token=s.token,
+        value=value,
+    )
+    page = await http.get(link.removeprefix(APP_ORIGIN))
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', page.text))
+    form = {k: html.unescape(v) for k, v in fields.items()}
+    result = await http.post("/f?", data=form, headers={"sec-fetch-site": "same-origin"})
+    return page, result
+
+
 def test_the_feedback_app_pages_and_logs_hold_no_secrets() -> None:
     s = fixed_secrets(5)
     # One loopback "Cognito" answering the app's calls in turn: delivered,
@@ -522,23 +541,8 @@ def test_the_feedback_app_pages_and_logs_hold_no_secrets() -> None:
             async with httpx.AsyncClient(transport=transport, base_url=APP_ORIGIN) as http:
                 for i in range(5):
                     # A fresh event each time: the app remembers deliveries.
-                    link = make_link(
-                        APP_ORIGIN + "/f",
-                        user_pool_id=POOL,
-                        username=s.username,
-                        event_id=f"event-{i}",
-                        feedback_token=s.token,
-                        value="invalid" if i % 2 else "valid",
-                    )
-                    page = await http.get(link.removeprefix(APP_ORIGIN))
-                    pages.append(page)
-                    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', page.text))
-                    form = {k: html.unescape(v) for k, v in fields.items()}
-                    pages.append(
-                        await http.post(
-                            "/f?", data=form, headers={"sec-fetch-site": "same-origin"}
-                        )
-                    )
+                    value = "invalid" if i % 2 else "valid"
+                    pages.extend(await click_link(http, s, f"event-{i}", value))
                 pages.append(await http.get("/f?value=valid&token=" + s.token))  # a bad link
 
     with every_log_record() as records, faultserver.serve(*script) as server:

@@ -9,11 +9,9 @@ recorded (``feedback_history``, ``requests``) and what the outbox holds.
 from __future__ import annotations
 
 import contextlib
-import html
 import io
 import json
 import logging
-import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,7 +24,7 @@ import pytest
 
 from cognito_raw import AsyncClient, RetryPolicy
 from cognito_raw.cli import main
-from cognito_raw.links import FeedbackApp, FeedbackTexts, RateLimit, feedback_app, make_link
+from cognito_raw.links import FeedbackApp, FeedbackTexts, RateLimit, feedback_app
 from cognito_raw.links._outbox.deliverer import Outbox, drain, open_store
 from cognito_raw.testing import AuthEvent, FakeCognito
 from tests.links.test_feedback_app import check_security_headers, title_of
@@ -537,6 +535,7 @@ def test_outbox_pages_and_logs_hold_no_secrets_even_when_replies_echo_them(url: 
     from tests.test_secrets import (
         APP_ORIGIN,
         POOL,
+        click_link,
         every_log_record,
         fixed_secrets,
         page_leaks,
@@ -567,22 +566,9 @@ def test_outbox_pages_and_logs_hold_no_secrets_even_when_replies_echo_them(url: 
             transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 5000))
             async with httpx.AsyncClient(transport=transport, base_url=APP_ORIGIN) as http:
                 for i in range(5):
-                    link = make_link(
-                        APP_ORIGIN + "/f",
-                        user_pool_id=POOL,
-                        username=s.username,
-                        event_id=f"event-{i}",
-                        feedback_token=s.token,
-                        value="invalid" if i % 2 else "valid",
-                    )
-                    page = await http.get(link.removeprefix(APP_ORIGIN))
-                    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', page.text))
-                    form = {k: html.unescape(v) for k, v in fields.items()}
-                    pages.append(
-                        await http.post(
-                            "/f?", data=form, headers={"sec-fetch-site": "same-origin"}
-                        )
-                    )
+                    value = "invalid" if i % 2 else "valid"
+                    _, result = await click_link(http, s, f"event-{i}", value)
+                    pages.append(result)
             await drain(Outbox(url=url), client, rate=1000, burst=1000)
             await app.aclose()
 
