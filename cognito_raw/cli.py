@@ -140,7 +140,9 @@ def _parser() -> argparse.ArgumentParser:
     feedback.add_argument("--max-attempts", type=int, default=3, help="attempts in all")
     feedback.add_argument("--json", action="store_true", help="print the outcome as JSON")
     feedback.add_argument(
-        "--dry-run", action="store_true", help="print the HTTP request instead of sending it"
+        "--dry-run",
+        action="store_true",
+        help="print the HTTP request the client would send (options checked as for a send)",
     )
     feedback.add_argument("--curl", action="store_true", help="with --dry-run: as a curl command")
     feedback.add_argument(
