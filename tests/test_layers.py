@@ -31,8 +31,9 @@ LAYERS: Final[Mapping[str, tuple[str, ...]]] = {
     "_core": ("_core", "_version"),
     "_call": ("_call", "_core"),
     "_clients": ("_clients", "_call", "_core", "_version"),
-    "links": ("links", "_clients", "_call", "_core"),
-    "testing": ("testing", "_clients", "_call", "_core"),
+    "_asgi": ("_asgi", "_call", "_core"),
+    "links": ("links", "_asgi", "_clients", "_call", "_core"),
+    "testing": ("testing", "_asgi", "_clients", "_call", "_core"),
 }
 
 

@@ -49,7 +49,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMap
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from cognito_raw._call.asgi import BodyTooLarge, acknowledge_lifespan, read_body
+from cognito_raw._asgi import BodyTooLarge, acknowledge_lifespan, read_body
 from cognito_raw._call.limiter import TokenBucket
 from cognito_raw._core.errors import (
     CognitoError,

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from cognito_raw._call.asgi import BodyTooLarge, acknowledge_lifespan, read_body
+from cognito_raw._asgi import BodyTooLarge, acknowledge_lifespan, read_body
 
 if TYPE_CHECKING:
     from cognito_raw._core.protocol import Headers

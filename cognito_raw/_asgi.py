@@ -3,14 +3,15 @@
 Both ASGI apps (``links.feedback_app`` and the testing kit's
 ``FakeASGIApp``) read a request body within a limit and acknowledge a
 lifespan they have nothing to do in, the same way, so those rules are here
-once. The body reader sits with the call driver's ``BodyReader`` (the reply
-body's limit) and uses it: standard library only, and nothing here awaits
+once, in a module of its own that both may import (neither may import the
+other's layer). The body reader uses the call driver's ``BodyReader`` (the
+reply body's limit): standard library only, and nothing here awaits
 anything but the ``receive`` and ``send`` callables it is given.
 """
 
 from __future__ import annotations
 
-from .driver import BodyReader
+from cognito_raw._call.driver import BodyReader
 
 # typing costs milliseconds at import; annotations alone need it (PEP 563).
 TYPE_CHECKING = False

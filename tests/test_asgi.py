@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from cognito_raw._call.asgi import MAX_BODY_MESSAGES, BodyTooLarge, acknowledge_lifespan, read_body
+from cognito_raw._asgi import MAX_BODY_MESSAGES, BodyTooLarge, acknowledge_lifespan, read_body
 from cognito_raw.links import feedback_app
 from cognito_raw.links._app import _MAX_BODY as APP_LIMIT
 from cognito_raw.testing import FakeASGIApp, FakeCognito
