@@ -11,12 +11,15 @@ boundary.
 
 How long an attempt may take: before every socket operation the socket's
 timeout is set to that operation's limit (``Timeout``'s ``connect`` for the
-connect, a proxy's answer to ``CONNECT`` and the TLS handshake, ``write``
-for sending the request, ``read`` for each read of the reply, head and body
-alike), cut to what the attempt has left then. Each read of the reply, and
-of a proxy's answer to ``CONNECT``, goes through ``_BoundedReader``, so a
-server or proxy trickling its answer a byte at a time cannot hold an
-attempt past its total.
+connect, each read of a proxy's answer to ``CONNECT`` and the TLS handshake,
+``write`` for sending the request, ``read`` for each read of the reply, head
+and body alike), cut to what the attempt has left then. Each read of the
+reply, and of a proxy's answer to ``CONNECT``, goes through
+``_BoundedReader``, so a server or proxy trickling its answer a byte at a
+time cannot hold an attempt past its total. The handshake's timeout is set
+when it starts (``_HTTPSConnection``), after the TCP connect and any
+``CONNECT``, and CPython holds a whole handshake to one timeout however its
+records are trickled: it too ends by the attempt's total.
 """
 
 from __future__ import annotations
@@ -180,27 +183,67 @@ class _Proxies:
         return self._by_origin[origin]
 
 
+class _HTTPSConnection(http.client.HTTPSConnection):
+    """http.client's HTTPS connection, its TLS handshake bounded by ``wait()``.
+
+    http.client wraps the socket with whatever timeout it was left with: the
+    one the TCP connect began with, or the one the last read of a proxy's
+    answer to CONNECT began with. The time those took would come on top of
+    the attempt's total, so the handshake gets its own wait, taken when it
+    starts. CPython bounds a handshake on a socket with a timeout as a whole
+    (one deadline over all its reads and writes, however the server trickles
+    its records), so one timeout set just before it is enough.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: float,
+        context: ssl.SSLContext,
+        server_hostname: str,
+        wait: Callable[[], float],
+    ) -> None:
+        super().__init__(host, port, timeout=timeout, context=context)
+        self._tls = context
+        self._server_hostname = server_hostname
+        self._wait = wait
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)  # TCP, then CONNECT through a proxy
+        wait = self._wait()
+        if wait <= 0:
+            raise TimeoutError("the attempt's total timeout ran out before the TLS handshake")
+        self.sock.settimeout(wait)
+        self.sock = self._tls.wrap_socket(self.sock, server_hostname=self._server_hostname)
+
+
 def _open_connection(
     origin: Origin,
     tls: ssl.SSLContext | None,
     proxy: _Proxy | None,
     timeout: float,
-    read_wait: Callable[[], float],
+    wait: Callable[[], float],
 ) -> http.client.HTTPConnection:
-    # ``read_wait`` bounds each read of a proxy's answer to CONNECT, which
-    # http.client reads inside connect(): a proxy trickling it cannot hold
-    # the attempt past its end.
+    # ``wait`` bounds each read of a proxy's answer to CONNECT, which
+    # http.client reads inside connect(), and the TLS handshake: a proxy or
+    # server trickling them cannot hold the attempt past its end.
     scheme, host, port = origin
     where = (host, port) if proxy is None else (proxy.host, proxy.port)
     conn: http.client.HTTPConnection
     if scheme == "https":
-        conn = http.client.HTTPSConnection(*where, timeout=timeout, context=tls)
+        if tls is None:  # made for every client whose endpoint may be https
+            raise RuntimeError("an https endpoint on a client without a TLS context")
+        conn = _HTTPSConnection(
+            *where, timeout=timeout, context=tls, server_hostname=host, wait=wait
+        )
         if proxy is not None:
             conn.set_tunnel(host, port, headers=proxy.headers)
     else:
         conn = http.client.HTTPConnection(*where, timeout=timeout)
     conn.response_class = _BoundedResponse
-    token = _READ_WAIT.set(read_wait)
+    token = _READ_WAIT.set(wait)
     try:
         conn.connect()
     except BaseException:
@@ -494,15 +537,14 @@ class Client(BlockingShell):
     def _connect(
         self, origin: Origin, proxy: _Proxy | None, send: Send
     ) -> http.client.HTTPConnection:
-        def read_wait() -> float:
-            # Each read while connecting (a proxy's answer to CONNECT): the
-            # connect limit, never past the attempt's end.
+        def wait() -> float:
+            # Each step of connecting after the TCP connect (each read of a
+            # proxy's answer to CONNECT, the TLS handshake): the connect
+            # limit, never past the attempt's end.
             return min(send.timeout.connect, send.deadline - self._config.clock())
 
         left = self._config.time_left(send)
-        return _open_connection(
-            origin, self._tls, proxy, min(send.timeout.connect, left), read_wait
-        )
+        return _open_connection(origin, self._tls, proxy, min(send.timeout.connect, left), wait)
 
     def close(self) -> None:
         """Close the kept-alive connections; later calls raise ``RuntimeError``."""

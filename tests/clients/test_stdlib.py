@@ -15,7 +15,9 @@
   ``verify=False``; bad ``verify`` values; contexts built once per setting,
   never for http://;
 - proxies: ``HTTP_PROXY`` (absolute-form request), ``HTTPS_PROXY``
-  (``CONNECT``), ``NO_PROXY``, a proxy URL that is not http://;
+  (``CONNECT``), ``NO_PROXY``, a proxy URL that is not http://; a slow
+  answer to ``CONNECT`` and a trickled TLS handshake (direct, or after a
+  proxy's late answer) end with the attempt's total;
 - a hypothesis property on the body limit; secrets in no outcome's text;
 - a fresh interpreter imports nothing outside the standard library.
 """
@@ -587,6 +589,105 @@ def test_a_slow_answer_to_connect_ends_with_the_attempt(
     assert len(seen) == 1
     assert seen[0].startswith(b"CONNECT cognito-idp.us-east-1.amazonaws.com:443 ")
     assert elapsed < 1.5, f"the attempt outlived its total: {elapsed:.2f} s"
+
+
+def _trickled_handshake(how: str, hellos: list[bytes]) -> Any:
+    """A TLS server that takes the ClientHello, then trickles the start of a long record.
+
+    ``how`` is ``direct`` or ``late-proxy`` (a proxy that answers CONNECT
+    after 2 s and is then the server). Bounded: a byte each 50 ms, 80 bytes
+    (4 s) at most, or until the client hangs up.
+    """
+
+    def handle(conn: socket.socket) -> None:
+        if how == "late-proxy":
+            head = b""
+            while b"\r\n\r\n" not in head and len(head) < 4096:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            time.sleep(2.0)
+            conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        with contextlib.suppress(OSError):
+            hellos.append(conn.recv(65536))
+            # A handshake record 16 KiB long, of which 75 bytes ever come.
+            for byte in b"\x16\x03\x03\x40\x00" + bytes(75):
+                conn.sendall(bytes([byte]))
+                time.sleep(0.05)
+
+    return handle
+
+
+# (how the handshake is reached, the attempt's timeout, the most the call may
+# take). The connect limit alone would let each run on; the attempt's total
+# must end them. Late-proxy: the 2 s the proxy took to answer CONNECT count
+# against the total, so the handshake gets the 1 s left, not the 3 s the
+# total allowed when the answer was awaited.
+SLOW_HANDSHAKES = [
+    ("direct", cognito_raw.Timeout(connect=3, read=3, write=3, pool=3, total=0.5), 2.5),
+    ("late-proxy", cognito_raw.Timeout(connect=5, read=5, write=5, pool=5, total=3), 4.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("how", "timeout", "most"), SLOW_HANDSHAKES, ids=[row[0] for row in SLOW_HANDSHAKES]
+)
+def test_a_trickled_tls_handshake_ends_with_the_attempt(
+    how: str, timeout: cognito_raw.Timeout, most: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hellos: list[bytes] = []
+    with _raw_server(_trickled_handshake(how, hellos)) as url:
+        if how == "late-proxy":
+            monkeypatch.setenv("HTTPS_PROXY", url)
+            options: dict[str, Any] = {}
+        else:
+            options = {"endpoint_url": url.replace("http://", "https://"), "verify": False}
+        with stdlib.Client(retry=ONCE, timeout=timeout, **options) as client:
+            started = time.monotonic()
+            with pytest.raises(cognito_raw.RequestTimeoutError) as info:
+                client.update_auth_event_feedback(**FEEDBACK)
+            elapsed = time.monotonic() - started
+    assert info.value.attempts == 1
+    assert info.value.retryable is True
+    # The handshake began: the client sent its ClientHello (a TLS handshake record).
+    assert len(hellos) == 1
+    assert hellos[0][:1] == b"\x16"
+    assert elapsed < most, f"the attempt outlived its total: {elapsed:.2f} s"
+
+
+def test_no_handshake_begins_once_the_attempt_has_no_time_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The proxy's answer to CONNECT comes once the attempt's time is up: no handshake."""
+    skipped = [0.0]
+    hellos: list[bytes] = []
+
+    def handle(conn: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < 4096:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        # While the client waits for the answer (it began waiting at once),
+        # its clock passes the attempt's end: the answer comes too late.
+        time.sleep(0.2)
+        skipped[0] = 60.0
+        with contextlib.suppress(OSError):
+            conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            conn.settimeout(2.0)
+            hellos.append(conn.recv(65536))  # b"" once the client hangs up
+
+    with _raw_server(handle) as url:
+        monkeypatch.setenv("HTTPS_PROXY", url)
+        with stdlib.Client(
+            retry=ONCE, timeout=5, clock=lambda: time.monotonic() + skipped[0]
+        ) as client:
+            with pytest.raises(cognito_raw.RequestTimeoutError) as info:
+                client.update_auth_event_feedback(**FEEDBACK)
+    assert info.value.attempts == 1
+    assert hellos == [b""], "the client hung up without a ClientHello"
 
 
 def test_a_proxy_that_is_not_http_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
