@@ -122,12 +122,13 @@ class Member(Record):
             raise ValidationError(
                 field=self.field, rule=f"must be a string (got {type(value).__name__})"
             )
-        if len(value) < self.low or (self.high is not None and len(value) > self.high):
+        size = len(value)
+        if size < self.low or (self.high is not None and size > self.high):
             bound = (
                 f"{self.low} to {self.high}" if self.high is not None else f"at least {self.low}"
             )
             raise ValidationError(
-                field=self.field, rule=f"must be {bound} characters long (got {len(value)})"
+                field=self.field, rule=f"must be {bound} characters long (got {size})"
             )
         if self.regex is None:
             rule = _username_fault(value)

@@ -209,12 +209,15 @@ def build_request(
         # clients bound what they read without decompressing first.
         "Accept-Encoding": "identity",
     }
-    return HttpRequest(method="POST", url=url, headers=headers, body=body)
+    return HttpRequest("POST", url, headers, body)
 
 
 # Compact, as the AWS SDKs for JavaScript write it; NaN and Infinity are not
-# JSON, so an unchecked request holding one is refused rather than sent.
-_JSON: Final = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+# JSON, so an unchecked request holding one is refused rather than sent. The
+# object encoded is the flat one built below: no container of ours can hold
+# itself, and an unchecked member that does ends in RecursionError, refused
+# like any other value that is not JSON.
+_JSON: Final = json.JSONEncoder(separators=(",", ":"), allow_nan=False, check_circular=False)
 
 
 def _json_body(request: UpdateAuthEventFeedbackRequest) -> bytes:
@@ -231,7 +234,7 @@ def _json_body(request: UpdateAuthEventFeedbackRequest) -> bytes:
                 "FeedbackValue": request.feedback_value,
             }
         ).encode()
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ValidationError(
             field="request", rule="an unchecked request's members must be JSON values"
         ) from exc

@@ -811,7 +811,16 @@ def test_unchecked_members_may_be_any_json_value(value: Any, wire: Any) -> None:
     assert (body["Username"], body["FeedbackValue"]) == (wire, wire)
 
 
-@pytest.mark.parametrize("value", [b"bytes", object(), float("nan")])
+def _circular() -> list[Any]:
+    loop: list[Any] = []
+    loop.append(loop)
+    return loop
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"bytes", object(), {1, 2}, float("nan"), float("inf"), -float("inf"), _circular()],
+)
 def test_unchecked_members_that_are_not_json_are_a_validation_error(value: Any) -> None:
     request = UpdateAuthEventFeedbackRequest.unchecked(
         user_pool_id="us-east-1_x",
