@@ -203,7 +203,9 @@ PARTITIONS: Final[tuple[Partition, ...]] = (
 # The patterns are matched exactly as botocore uses them (re.match, no flags;
 # re compiles each once and keeps it). Flags would not change anything: a
 # validated region is [a-z0-9-] only, and has no trailing newline for "$" to
-# match before.
+# match before. The module's own patterns below are strings, matched through
+# re's cache the same way: they run only when service_url's cache misses or a
+# client is made, so none is compiled at import.
 
 
 # The ruleset's FIPS + dual-stack branch names four regions whose endpoint
@@ -218,8 +220,8 @@ _AMAZONAWS: Final = "amazonaws.com"
 
 # A region is one DNS label (RFC 1123), lower-case ASCII only. fullmatch, not
 # "$": "$" also matches before a trailing newline.
-_REGION_LABEL: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
-_LETTER: Final = re.compile(r"[a-z]", re.ASCII)
+_REGION_LABEL: Final = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_LETTER: Final = r"[a-z]"
 
 _REGION_RULE: Final = (
     "must be an AWS region name such as 'us-east-1': lower-case ASCII letters, "
@@ -250,9 +252,9 @@ def validate_region(region: str) -> str:
     if not region:
         raise ValidationError(field="region", rule="must not be empty")
     if (
-        _REGION_LABEL.fullmatch(region) is None
+        re.fullmatch(_REGION_LABEL, region, re.ASCII) is None
         or "-" not in region
-        or _LETTER.search(region) is None
+        or re.search(_LETTER, region, re.ASCII) is None
     ):
         raise ValidationError(field="region", rule=f"{_REGION_RULE}, got {_preview(region)}")
     return region
@@ -390,16 +392,15 @@ _cached_service_url: Final = functools.lru_cache(maxsize=256)(_service_url)
 
 # One DNS name: labels of letters, digits, hyphens and underscores (container
 # host names such as "cognito_local" have them), 1-63 characters each.
-_DNS_NAME: Final = re.compile(
-    r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?",
-    re.ASCII,
+_DNS_NAME: Final = (
+    r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 )
 _MAX_HOST: Final = 253  # RFC 1035 name length, without the root dot
-_NUMERIC_LABEL: Final = re.compile(r"(?:^|\.)[0-9]+$", re.ASCII)
+_NUMERIC_LABEL: Final = r"(?:^|\.)[0-9]+$"
 # What urlsplit leaves in netloc once user info is refused: a host, or a
 # bracketed IPv6 literal, then an optional port. urlsplit itself is lenient
 # ("[::1]x:80" parses as [::1] port 80), so the shape is checked here.
-_NETLOC: Final = re.compile(r"(?:\[[^\[\]]*\]|[^\[\]:]*)(?::[0-9]*)?", re.ASCII)
+_NETLOC: Final = r"(?:\[[^\[\]]*\]|[^\[\]:]*)(?::[0-9]*)?"
 
 _LOOPBACK_RULE: Final = (
     "http:// is allowed only for a loopback host (localhost, 127.0.0.0/8, [::1]); "
@@ -424,9 +425,9 @@ def _host_and_loopback(host: str, *, bracketed: bool) -> tuple[str, bool]:
         except ValueError:
             raise _bad_url(f"host is not a valid IPv6 address: {_preview(host)}") from None
         return f"[{ip6.compressed}]", ip6 == ipaddress.IPv6Address("::1")
-    if len(host) > _MAX_HOST or _DNS_NAME.fullmatch(host) is None:
+    if len(host) > _MAX_HOST or re.fullmatch(_DNS_NAME, host, re.ASCII) is None:
         raise _bad_url(f"host must be a DNS name or an IP address, got {_preview(host)}")
-    if _NUMERIC_LABEL.search(host) is None:
+    if re.search(_NUMERIC_LABEL, host, re.ASCII) is None:
         return host, host == "localhost"
     # A name ending in a number is read as an IPv4 address by URL parsers and
     # resolvers ("127.1", "0x7f.1"): accept only the dotted-quad form.
@@ -496,7 +497,7 @@ def _split(url: str) -> tuple[SplitResult, int | None]:
 def _check_authority(parts: SplitResult, port: int | None, url: str) -> None:
     if "@" in parts.netloc:
         raise _bad_url("must not contain user info (user:password@)")
-    if _NETLOC.fullmatch(parts.netloc) is None:
+    if re.fullmatch(_NETLOC, parts.netloc, re.ASCII) is None:
         raise _bad_url(f"is not a valid URL (bad host or port): {_preview(url)}")
     if not parts.hostname:
         raise _bad_url(f"must have a host, got {_preview(url)}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import enum
 import re
-import unicodedata
 
 from .errors import ValidationError
 from .record import Record
@@ -84,6 +83,9 @@ def _username_fault(text: str) -> str | None:
     # message names the offending character's position, never the value.
     if text.isascii() and _ASCII_USERNAME_RE.fullmatch(text) is not None:
         return None
+    # Only a username with a non-ASCII character (or a control) gets here.
+    import unicodedata  # noqa: PLC0415
+
     for index, char in enumerate(text):
         category = unicodedata.category(char)
         if category[0] not in USERNAME_CATEGORIES:

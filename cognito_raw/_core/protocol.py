@@ -314,7 +314,8 @@ def _request_id(headers: Mapping[str, str]) -> str | None:
 # x-amz-retry-after as whole milliseconds. A fraction is tolerated; anything
 # else (signs, exponents, "1_0", "nan", non-ASCII digits, which float() and
 # int() would accept) is not a delay. The length bound keeps the number finite.
-_DELAY_RE: Final = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?", re.ASCII)
+# A string, compiled by re on first use: only an error reply reads a delay.
+_DELAY_RE: Final = r"[0-9]{1,12}(?:\.[0-9]{1,9})?"
 
 
 def _parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -323,7 +324,7 @@ def _parse_retry_after(headers: Mapping[str, str]) -> float | None:
     # into a delay.
     for name, scale in (("x-amz-retry-after", 0.001), ("retry-after", 1.0)):
         raw = _first_value(headers, name)
-        if raw is not None and _DELAY_RE.fullmatch(raw):
+        if raw is not None and re.fullmatch(_DELAY_RE, raw, re.ASCII):
             return float(raw) * scale
     return None
 
