@@ -173,8 +173,14 @@ def _hide_reply_heads_in_httpcore_logs() -> None:
     targets.append(("httpx", _HideReasonPhrase))
     for name, kind in targets:
         logger = logging.getLogger(name)
-        if not any(type(f).__qualname__ == kind.__qualname__ for f in logger.filters):
+        if not any(_same_class(type(f), kind) for f in logger.filters):
             logger.addFilter(kind())
+
+
+def _same_class(seen: type, kind: type) -> bool:
+    # By module and name, not identity: a reloaded module's class is another
+    # object, but a user's filter that merely shares the name is not ours.
+    return (seen.__module__, seen.__qualname__) == (kind.__module__, kind.__qualname__)
 
 
 # Whoever imports this module is about to send through httpx: its loggers are

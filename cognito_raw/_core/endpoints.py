@@ -204,8 +204,9 @@ PARTITIONS: Final[tuple[Partition, ...]] = (
 # re compiles each once and keeps it). Flags would not change anything: a
 # validated region is [a-z0-9-] only, and has no trailing newline for "$" to
 # match before. The module's own patterns below are strings, matched through
-# re's cache the same way: they run only when service_url's cache misses or a
-# client is made, so none is compiled at import.
+# re's cache the same way: a call's endpoint comes from service_url's cache,
+# so they run when a client is made, on a cache miss, or for the public
+# validators and the links' builder, and none is compiled at import.
 
 
 # The ruleset's FIPS + dual-stack branch names four regions whose endpoint

@@ -17,6 +17,8 @@ class, so it binds its arguments as any function does.
 
 from __future__ import annotations
 
+import keyword
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -44,12 +46,28 @@ def _has_post_init(cls: type[Record]) -> bool:
     return cls.__post_init__ is not Record.__post_init__
 
 
+def _check_class(cls: type[Record]) -> None:
+    # What the written constructor relies on. A field is a public identifier:
+    # its name goes into the source, and a leading "_" is kept for the
+    # helpers' names there and Record's own attributes. Every rule names a
+    # field (a misspelt one would check nothing), and the constructor is
+    # Record's to write.
+    for name in cls._fields:
+        if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+            raise TypeError(f"{cls.__name__}: {name!r} cannot be a field (a public identifier)")
+    unknown = sorted(set(cls._rules) - set(cls._fields))
+    if unknown:
+        raise TypeError(f"{cls.__name__}: _rules names no field {unknown}")
+    if "__init__" in cls.__dict__:
+        raise TypeError(f"{cls.__name__}: a Record writes its own __init__; use __post_init__")
+
+
 def _parameters(cls: type[Record]) -> str:
     # The constructor's parameter list: "a, b=_default_b", after "*, " for a
     # keyword-only class. Positional fields, as in a dataclass, may not put
     # one without a default after one with.
     params = [f"{name}=_default_{name}" if name in cls._defaults else name for name in cls._fields]
-    if cls._kw_only:
+    if cls._kw_only and params:
         return "*, " + ", ".join(params)
     defaulted = [name in cls._defaults for name in cls._fields]
     if defaulted != sorted(defaulted):
@@ -62,8 +80,8 @@ def _write_functions(cls: type[Record]) -> tuple[Callable[..., None], Callable[.
     # once: a call then binds its arguments as any function's do (the
     # interpreter reports a missing, unknown or repeated argument), and each
     # rule is applied in field order, so the first bad field is the one named.
-    # Field names are identifiers (annotations of a class body); defaults and
-    # rules reach the source by name, never as text. ``_raw`` builds a value
+    # Field names are checked identifiers (_check_class); defaults and rules
+    # reach the source by name, never as text. ``_raw`` builds a value
     # without rules or __post_init__ (``unchecked()``, unpickling).
     names = cls._fields
     checked = ", ".join(
@@ -73,12 +91,13 @@ def _write_functions(cls: type[Record]) -> tuple[Callable[..., None], Callable[.
     raw = ", ".join(f"{name!r}: {name}" for name in names)
     # As in a dataclass, __post_init__ is called only where a class defines one.
     post_init = "    _record_self.__post_init__()\n" if _has_post_init(cls) else ""
-    keyword_only = _parameters(cls).removeprefix("*, ")
+    params = _parameters(cls)
+    keyword_only = "*, " + params.removeprefix("*, ") if params else ""
     source = (
-        f"def __init__(_record_self, {_parameters(cls)}):\n"
+        f"def __init__(_record_self, {params}):\n"
         f"    _set(_record_self, '__dict__', {{{checked}}})\n"
         f"{post_init}"
-        f"def _raw(_record_cls, *, {keyword_only}):\n"
+        f"def _raw(_record_cls, {keyword_only}):\n"
         "    _record_self = _new(_record_cls)\n"
         f"    _set(_record_self, '__dict__', {{{raw}}})\n"
         "    return _record_self\n"
@@ -86,11 +105,12 @@ def _write_functions(cls: type[Record]) -> tuple[Callable[..., None], Callable[.
     namespace: dict[str, Any] = {"_set": object.__setattr__, "_new": object.__new__}
     namespace.update({f"_default_{name}": value for name, value in cls._defaults.items()})
     namespace.update({f"_rule_{name}": rule for name, rule in cls._rules.items()})
-    exec(source, namespace)  # noqa: S102 - the source is built above from identifiers only
+    exec(source, namespace)  # noqa: S102 - field names are checked identifiers (_check_class)
     init, raw_values = namespace["__init__"], namespace["_raw"]
     # The interpreter's TypeErrors name a function by its __qualname__.
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     raw_values.__qualname__ = cls.__qualname__
+    init.__module__ = raw_values.__module__ = cls.__module__
     return init, raw_values
 
 
@@ -121,6 +141,7 @@ class Record:
         cls._fields = tuple(fields)
         cls._defaults = defaults
         cls._kw_only = cls._kw_only if kw_only is None else kw_only
+        _check_class(cls)
         init, cls._raw = _write_functions(cls)
         cls.__init__ = init  # type: ignore[method-assign]
 

@@ -441,6 +441,25 @@ def test_the_log_filters_are_installed_at_import_once() -> None:
     assert probe_output(_FILTER_PROBE).split() == ["[1,", "1,", "1,", "1,", "1]"] * 2
 
 
+_LOOKALIKE_PROBE = textwrap.dedent(
+    """
+    import logging, sys
+    sys.path.insert(0, sys.argv[1])
+    class _HideReplyHeads(logging.Filter):  # a user's filter that only shares the name
+        pass
+    logging.getLogger("httpcore.http11").addFilter(_HideReplyHeads())
+    from cognito_raw._clients import httpx_client as _client
+    print(sorted(type(f).__module__ for f in logging.getLogger("httpcore.http11").filters))
+    """
+)
+
+
+def test_a_filter_that_only_shares_the_name_does_not_stand_in_for_ours() -> None:
+    assert probe_output(_LOOKALIKE_PROBE).strip() == (
+        "['__main__', 'cognito_raw._clients.httpx_client']"
+    )
+
+
 @pytest.mark.parametrize("value", [0, -1, 2.5, "10", None])
 def test_max_connections_is_checked(flavor: str, value: Any) -> None:
     cls = Client if flavor == "sync" else AsyncClient

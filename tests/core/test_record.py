@@ -134,3 +134,41 @@ def test_a_positional_field_without_a_default_may_not_follow_one_with() -> None:
 def test_the_base_class_itself_cannot_be_built() -> None:
     with pytest.raises(TypeError, match="base class"):
         Record()
+
+
+class Empty(Record):
+    """A value with no fields (a marker)."""
+
+
+def test_a_record_without_fields_builds_and_compares() -> None:
+    assert Empty() == Empty()
+    assert repr(Empty()) == "Empty()"
+    assert pickle.loads(pickle.dumps(Empty())) == Empty()
+    with pytest.raises(TypeError):
+        Empty(1)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("namespace", "words"),
+    [
+        # What reaches the written constructor's source must be a field name.
+        ({"__annotations__": {"x, y: print('no')": "int"}}, "cannot be a field"),
+        ({"__annotations__": {"_set": "int"}}, "cannot be a field"),
+        ({"__annotations__": {"_rule_x": "int", "x": "int"}}, "cannot be a field"),
+        ({"__annotations__": {"class": "int"}}, "cannot be a field"),
+        # A rule for no field would check nothing.
+        ({"__annotations__": {"count": "int"}, "_rules": {"cuont": abs}}, "names no field"),
+        # The constructor is Record's: checks go in __post_init__.
+        ({"__annotations__": {"x": "int"}, "__init__": lambda self, x=5: None}, "own __init__"),
+    ],
+)
+def test_a_class_the_written_constructor_cannot_serve_is_refused(
+    namespace: dict[str, Any], words: str
+) -> None:
+    with pytest.raises(TypeError, match=words):
+        type("Odd", (Record,), dict(namespace))
+
+
+def test_the_written_functions_belong_to_the_class_module() -> None:
+    assert Point.__init__.__module__ == __name__
+    assert Point.__init__.__qualname__ == "Point.__init__"
