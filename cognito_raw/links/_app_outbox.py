@@ -227,6 +227,9 @@ class OutboxFlow:
         finally:
             flight.done.set()
         try:
+            # False (a lost lease, logged) needs nothing more here: the page
+            # shows Cognito's answer to this call, and the claim now holding
+            # the row records its own.
             await deliverer.record(row, verdict)
         except OutboxError as exc:
             # The lease runs out and the row is sent again: at least once.

@@ -526,6 +526,70 @@ def test_a_call_is_cut_short_before_its_lease_ends(url: str) -> None:
     assert left == 0  # released, not left leased
 
 
+class _StallingSender:
+    """The real client, then an event loop stalled past the row's lease (no checkpoint,
+    so the call is not cut), during which a sibling deliverer claims the row."""
+
+    def __init__(self, client: AsyncClient, url: str, stall: float) -> None:
+        self.client = client
+        self.url = url
+        self.stall = stall
+        self.sibling: Any = None
+
+    async def send(self, request: Any) -> Any:
+        reply = await self.client.send(request)
+        time.sleep(self.stall)
+        store = open_store(self.url)
+        try:
+            store.open()
+            self.sibling = store.claim(owner="sibling", lease=30)
+        finally:
+            store.close()
+        return reply
+
+
+def test_an_inline_call_that_lost_its_lease_shows_its_page_and_records_nothing(
+    url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeCognito()
+    event = fake.seed()
+
+    async def main() -> None:
+        async with fake_client(fake) as client:
+            sender = _StallingSender(client, url, stall=0.6)
+            app = feedback_app(
+                client=sender,
+                user_pool_ids=[event.user_pool_id],
+                outbox=Outbox(url=url, lease=0.5),
+                per_client_limit=ROOMY,
+            )
+            transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 50000))
+            try:
+                async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as browser:
+                    rig = Rig(fake=fake, event=event, app=app, browser=browser)
+                    with caplog.at_level(logging.INFO, logger="cognito_raw.outbox"):
+                        response = await rig.submit(await rig.confirm(rig.link()))
+            finally:
+                await app.aclose()
+        # Cognito's answer to this call is the page; the row is the sibling's to record.
+        assert response.status_code == 200
+        assert title_of(response.text) == TEXTS.success_title
+        assert sender.sibling is not None
+        lost = [r for r in caplog.records if r.name == "cognito_raw.outbox"]
+        assert [(r.levelno, r.getMessage()) for r in lost] == [
+            (
+                logging.WARNING,
+                f"outbox lease lost: row={sender.sibling.id} outcome=delivered not recorded "
+                "(the lease ran out and the row was taken over)",
+            )
+        ]
+
+    anyio.run(main)
+    assert calls(fake) == 1
+    found = counts(url)
+    assert (found["pending"], found["leased"], found["delivered"]) == (1, 1, 0)
+
+
 def test_outbox_pages_and_logs_hold_no_secrets_even_when_replies_echo_them(url: str) -> None:
     # test_secrets's feedback-app check, with an outbox: a loopback "Cognito"
     # answers in turn delivered, expired, throttled, a 500 and an HTML page,

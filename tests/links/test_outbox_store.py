@@ -8,6 +8,7 @@ stand for several processes: each has its own connections.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import tempfile
 import threading
@@ -174,14 +175,15 @@ def test_a_stale_claim_changes_nothing_once_the_row_is_claimed_again(
     assert fresh is not None
     assert fresh.id == stale.id
     assert fresh.lease != stale.lease
-    STALE_ACTS[act](opened.store, stale)
+    assert STALE_ACTS[act](opened.store, stale) is False  # the lease was lost
     counts = opened.store.counts()
     assert (counts["pending"], counts["leased"]) == (1, 1)
     assert secrets_at_rest(url) == [("pending", "user-1@example.com", "token-1-XYZ")]
     assert opened.store.claim(owner="deliverer-2", lease=30, due_only=False) is None
-    # The claim that holds the row still can.
-    opened.store.finish(fresh.id, fresh.lease, "delivered", None)
+    # The claim that holds the row still can, once.
+    assert opened.store.finish(fresh.id, fresh.lease, "delivered", None) is True
     assert opened.store.counts()["delivered"] == 1
+    assert opened.store.finish(fresh.id, fresh.lease, "delivered", None) is False
 
 
 @pytest.mark.parametrize(
@@ -189,7 +191,7 @@ def test_a_stale_claim_changes_nothing_once_the_row_is_claimed_again(
     [Verdict(state="delivered"), Verdict(state="rejected", code="X"), Verdict(state="pending")],
 )
 def test_a_deliverer_worker_past_its_lease_cannot_record_over_a_sibling(
-    opened: Opened, url: str, verdict: Verdict
+    opened: Opened, url: str, verdict: Verdict, caplog: pytest.LogCaptureFixture
 ) -> None:
     # What Deliverer.record does with a row whose lease ran out mid-call and
     # that a sibling worker (same deliverer, same owner name) claimed again.
@@ -206,11 +208,25 @@ def test_a_deliverer_worker_past_its_lease_cannot_record_over_a_sibling(
     time.sleep(0.6)
     sibling = opened.store.claim(owner=deliverer.owner, lease=30)
     assert sibling is not None
-    anyio.run(deliverer.record, late, verdict)
+    caplog.set_level(logging.INFO, logger="cognito_raw.outbox")
+    assert anyio.run(deliverer.record, late, verdict) is False
     assert secrets_at_rest(url) == [("pending", "user-1@example.com", "token-1-XYZ")]
     assert opened.store.counts()["leased"] == 1
-    anyio.run(deliverer.record, sibling, Verdict(state="delivered"))
+    # Reported once, as lost, and not counted as a call this deliverer recorded.
+    assert deliverer.tally.as_dict() == dict.fromkeys(deliverer.tally.as_dict(), 0)
+    assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
+        (
+            "cognito_raw.outbox",
+            logging.WARNING,
+            f"outbox lease lost: row={late.id} outcome={verdict.state} not recorded "
+            "(the lease ran out and the row was taken over)",
+        )
+    ]
+    caplog.clear()
+    assert anyio.run(deliverer.record, sibling, Verdict(state="delivered")) is True
     assert opened.store.counts()["delivered"] == 1
+    assert deliverer.tally.as_dict() == {"delivered": 1, "rejected": 0, "expired": 0, "retried": 0}
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["outbox delivered"]
 
 
 def test_a_row_added_leased_is_finished_with_its_lease(opened: Opened) -> None:

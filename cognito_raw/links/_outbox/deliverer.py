@@ -300,6 +300,15 @@ class Tally:
     expired: int = 0
     retried: int = 0
 
+    def count(self, state: str) -> None:
+        """Count one call recorded with ``state`` (pending: to retry)."""
+        if state == DELIVERED:
+            self.delivered += 1
+        elif state == REJECTED:
+            self.rejected += 1
+        else:
+            self.retried += 1
+
     def as_dict(self) -> dict[str, int]:
         """The counts, by name."""
         return {
@@ -322,6 +331,19 @@ def log_outcome(row: Pending, state: str, code: str | None) -> None:
         row.feedback_value,
         row.attempts,
         code,
+    )
+
+
+def log_lost_lease(row: Pending, state: str) -> None:
+    """One warning for a call whose outcome was not recorded: row ID and outcome only."""
+    # A warning, not an error: the claim now holding the row sends it again
+    # and records that (at least once). If frequent, the database takes
+    # longer to record a call than the margin left before its lease ends.
+    _LOG.warning(
+        "outbox lease lost: row=%d outcome=%s not recorded (the lease ran out and the row "
+        "was taken over)",
+        row.id,
+        state,
     )
 
 
@@ -403,26 +425,34 @@ class Deliverer:
             error = TransportError("the call outran the outbox lease")
         return judge(error)
 
-    async def record(self, row: Pending, verdict: Verdict) -> None:
-        """Write the verdict on a call for ``row``; shielded, so a cancel cannot lose it."""
+    async def record(self, row: Pending, verdict: Verdict) -> bool:
+        """Write the verdict on a call for ``row``; shielded, so a cancel cannot lose it.
+
+        False if the lease was lost (the row was claimed again after this
+        call's lease ran out, or expired): nothing is written or counted, and
+        the claim holding the row records its own call.
+        """
         with self._anyio.CancelScope(shield=True):
             if verdict.state == PENDING:
                 delay = retry_delay(row.attempts, self.outbox, verdict.retry_after, self.rand)
-                await self.db(
+                held = await self.db(
                     self.store.release, row.id, row.lease, delay=delay, code=verdict.code
                 )
-                self.tally.retried += 1
             else:
-                await self.db(self.store.finish, row.id, row.lease, verdict.state, verdict.code)
+                held = await self.db(
+                    self.store.finish, row.id, row.lease, verdict.state, verdict.code
+                )
+            if not held:
+                log_lost_lease(row, verdict.state)
+                return False
+            self.tally.count(verdict.state)
+            if verdict.state != PENDING:
                 self._dirty = True
-                if verdict.state == DELIVERED:
-                    self.tally.delivered += 1
-                else:
-                    self.tally.rejected += 1
                 if not self._scrub_later:
                     # No housekeeper to scrub soon (an app without a lifespan).
                     await self.scrub()
         log_outcome(row, verdict.state, verdict.code)
+        return True
 
     async def housekeeping(self) -> None:
         """Expire rows past ``max_age``, prune old digests, scrub erased secrets."""

@@ -215,32 +215,36 @@ class SQLStore:
                 lease=held,
             )
 
-    def finish(self, row_id: int, lease: str, state: str, code: str | None) -> None:
+    def finish(self, row_id: int, lease: str, state: str, code: str | None) -> bool:
         """Make a row leased with ``lease`` final (``delivered``/``rejected``), erase its secrets.
 
-        Nothing changes once another claim holds the row.
+        Nothing changes once another claim holds the row (or it is final):
+        then False, the lease was lost.
         """
         if state not in (DELIVERED, REJECTED):
             raise ValueError(f"not a final state for a call: {state!r}")
         with self.transaction("record a delivery") as tx:
-            tx.run(
+            changed = tx.run(
                 f"UPDATE {TABLE} SET state = :state, last_code = :code, {_ERASE} "
                 "WHERE id = :id AND state = 'pending' AND lease_owner = :lease",
                 {"state": state, "code": code, "id": row_id, "lease": lease, "now": tx.now},
             )
+        return changed > 0
 
-    def release(self, row_id: int, lease: str, *, delay: float, code: str | None) -> None:
+    def release(self, row_id: int, lease: str, *, delay: float, code: str | None) -> bool:
         """Give a row leased with ``lease`` back: due again after ``delay`` seconds.
 
-        Nothing changes once another claim holds the row.
+        Nothing changes once another claim holds the row (or it is final):
+        then False, the lease was lost.
         """
         with self.transaction("reschedule a submission") as tx:
-            tx.run(
+            changed = tx.run(
                 f"UPDATE {TABLE} SET lease_owner = NULL, lease_until = 0, "
                 "next_at = :now + :delay, last_code = :code "
                 "WHERE id = :id AND state = 'pending' AND lease_owner = :lease",
                 {"id": row_id, "lease": lease, "delay": delay, "code": code, "now": tx.now},
             )
+        return changed > 0
 
     def expire(self, max_age: float) -> list[tuple[str, str, float]]:
         """Make unleased pending rows older than ``max_age`` expired; (pool, event, age) each."""
