@@ -229,6 +229,53 @@ def test_a_deliverer_worker_past_its_lease_cannot_record_over_a_sibling(
     assert [r.getMessage().split(":")[0] for r in caplog.records] == ["outbox delivered"]
 
 
+# A claim the database refuses, as a locked or broken database would: a
+# trigger makes leasing any row fail, while reading and erasing still work.
+_REFUSE_CLAIMS = (
+    "CREATE TRIGGER refuse_claims BEFORE UPDATE OF lease_owner ON cognito_raw_outbox "
+    "WHEN NEW.lease_owner IS NOT NULL BEGIN SELECT RAISE(ABORT, 'claims refused'); END"
+)
+
+
+@pytest.mark.parametrize("entry", ["run", "drain"])
+def test_a_failed_claim_gives_its_rate_slot_back(
+    tmp_path: Path, entry: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"sqlite://{tmp_path / 'outbox.db'}"
+    box = Opened(url)
+    box.add(1)
+    with sqlite3.connect(tmp_path / "outbox.db") as conn:
+        conn.execute(_REFUSE_CLAIMS)
+    # One slot, and a clock that stands still: a slot not given back is gone.
+    bucket = TokenBucket(1, 1, 0.0)
+    deliverer = Deliverer(
+        store=box.store,
+        client=object(),  # type: ignore[arg-type]  # never called: nothing is claimed
+        outbox=Outbox(url=url, poll_interval=0.01),
+        bucket=bucket,
+        clock=lambda: 0.0,
+    )
+
+    async def serve() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(deliverer.run)
+            with anyio.fail_after(10):
+                while not any("delivery paused" in r.getMessage() for r in caplog.records):
+                    await anyio.sleep(0.01)
+            deliverer.stop()
+
+    try:
+        if entry == "run":
+            anyio.run(serve)
+        else:
+            with pytest.raises(OutboxError, match="claim a submission"):
+                anyio.run(deliverer.drain)
+    finally:
+        box.store.close()
+    assert bucket.take(0.0) == 0  # the slot is back
+    assert deliverer.tally.as_dict() == dict.fromkeys(deliverer.tally.as_dict(), 0)
+
+
 def test_a_row_added_leased_is_finished_with_its_lease(opened: Opened) -> None:
     added = opened.add(1, lease=30)
     assert added.lease is not None

@@ -527,12 +527,23 @@ class Deliverer:
         # Shielded from the claim on: a shutdown lets the call in hand finish
         # rather than leave a claimed row to wait out its lease.
         with self._anyio.CancelScope(shield=True):
-            row = await self.db(self.store.claim, owner=self.owner, lease=self.lease)
+            row = await self._claim(ticket, owner=self.owner, lease=self.lease)
             if row is None:
-                self.bucket.give_back(ticket)
                 return False
             await self.deliver(row)
         return True
+
+    async def _claim(self, ticket: int, **how: Any) -> Pending | None:
+        # The claim, giving the slot back when no call follows: nothing
+        # claimable, or the database failed (no row is leased then).
+        try:
+            row: Pending | None = await self.db(self.store.claim, **how)
+        except OutboxError:
+            self.bucket.give_back(ticket)
+            raise
+        if row is None:
+            self.bucket.give_back(ticket)
+        return row
 
     async def _idle(self) -> None:
         try:
@@ -582,11 +593,10 @@ class Deliverer:
         ticket = await self._take_slot()
         if ticket is None:
             return None
-        row: Pending | None = await self.db(
-            self.store.claim, owner=self.owner, lease=self.lease, due_only=False, **where
+        row = await self._claim(
+            ticket, owner=self.owner, lease=self.lease, due_only=False, **where
         )
         if row is None:
-            self.bucket.give_back(ticket)
             return None
         tried.add(row.id)
         await self.deliver(row)
