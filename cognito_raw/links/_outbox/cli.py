@@ -87,8 +87,8 @@ def run_outbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     Raises ``UsageError`` or ``ValidationError`` for bad input and
     ``OutboxError`` when the database cannot be used.
     """
-    from .deliverer import open_store  # noqa: PLC0415 - see _outbox
-    from .store import STATES  # noqa: PLC0415 - see _outbox
+    from .deliverer import open_store  # noqa: PLC0415 - see _outbox() in this module
+    from .store import STATES  # noqa: PLC0415 - see _outbox() in this module
 
     outbox = _outbox(args)
     if args.action == "status":
@@ -107,7 +107,7 @@ def run_outbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _deliver(args: argparse.Namespace, outbox: Outbox, out: TextIO, err: TextIO) -> int:
-    from .store import STATES  # noqa: PLC0415 - see _outbox
+    from .store import STATES  # noqa: PLC0415 - see _outbox() in this module
 
     handler = logging.StreamHandler(err)
     handler.setFormatter(logging.Formatter("cognito-raw: %(message)s"))
