@@ -185,6 +185,11 @@ class OutboxFlow:
         show: Show,
     ) -> None:
         now = self._clock()
+        # Taken before the add, though a link already stored (or a failed
+        # add) then gives it back late, forfeited if another POST took one
+        # since: the add stores the row leased to this POST only if a call may
+        # follow, so taking the token after would cost a second round trip to
+        # lease or free the row.
         spent = self._bucket.take(now) > 0
         ticket = self._bucket.ticket  # the token taken, unless spent
         try:
