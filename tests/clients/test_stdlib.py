@@ -98,6 +98,17 @@ QUICK: Final = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002)
 ONCE: Final = RetryPolicy(max_attempts=1)
 
 
+def _read_head(conn: socket.socket) -> bytes | None:
+    """A request head (through its blank line; 4 KiB at most), or None if the client hung up."""
+    head = b""
+    while b"\r\n\r\n" not in head and len(head) < 4096:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return None
+        head += chunk
+    return head
+
+
 def call(client: stdlib.Client) -> Outcome:
     result = error = None
     started = time.monotonic()
@@ -541,12 +552,9 @@ def _slow_proxy(how: str, seen: list[bytes]) -> Any:
     """
 
     def handle(conn: socket.socket) -> None:
-        head = b""
-        while b"\r\n\r\n" not in head and len(head) < 4096:
-            chunk = conn.recv(4096)
-            if not chunk:
-                return
-            head += chunk
+        head = _read_head(conn)
+        if head is None:
+            return
         seen.append(head.split(b"\r\n", 1)[0])
         if how == "silent":
             conn.settimeout(4.0)
@@ -601,12 +609,8 @@ def _trickled_handshake(how: str, hellos: list[bytes]) -> Any:
 
     def handle(conn: socket.socket) -> None:
         if how == "late-proxy":
-            head = b""
-            while b"\r\n\r\n" not in head and len(head) < 4096:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                head += chunk
+            if _read_head(conn) is None:
+                return
             time.sleep(2.0)
             conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
         with contextlib.suppress(OSError):
@@ -664,12 +668,8 @@ def test_no_handshake_begins_once_the_attempt_has_no_time_left(
     hellos: list[bytes] = []
 
     def handle(conn: socket.socket) -> None:
-        head = b""
-        while b"\r\n\r\n" not in head and len(head) < 4096:
-            chunk = conn.recv(4096)
-            if not chunk:
-                return
-            head += chunk
+        if _read_head(conn) is None:
+            return
         # While the client waits for the answer (it began waiting at once),
         # its clock passes the attempt's end: the answer comes too late.
         time.sleep(0.2)
