@@ -234,25 +234,26 @@ class FeedbackValue(str, enum.Enum):
 
     @classmethod
     def _missing_(cls, value: object) -> FeedbackValue | None:
-        # The one place a feedback value is normalised: any case of a wire value.
-        if isinstance(value, str):
-            folded = value.casefold()
-            for member in cls:
-                if member.value.casefold() == folded:
-                    return member
-        return None
+        return _feedback_member(value)
 
     def __str__(self) -> str:
         return self.value
 
 
+# The one place a feedback value is normalised: a wire value in any case
+# (compared case-folded) names its member.
+_MEMBER_BY_FOLDED: Final = {member.value.casefold(): member for member in FeedbackValue}
+
+
+def _feedback_member(value: object) -> FeedbackValue | None:
+    return _MEMBER_BY_FOLDED.get(value.casefold()) if isinstance(value, str) else None
+
+
 def validate_feedback_value(value: object) -> FeedbackValue:
     """Normalise a feedback value (a member, or a wire value in any case) to a member."""
-    if isinstance(value, str):
-        try:
-            return FeedbackValue(value)
-        except ValueError:
-            pass
+    member = _feedback_member(value)
+    if member is not None:
+        return member
     shown = _shown(value) if isinstance(value, str) else type(value).__name__
     raise ValidationError(
         field="feedback_value", rule=f"must be 'Valid' or 'Invalid' (got {shown})"

@@ -129,6 +129,39 @@ def test_feedback_value_rejects_other_text() -> None:
         FeedbackValue("maybe")
 
 
+_FEEDBACK_TEXT = st.one_of(
+    st.text(max_size=12),
+    # Each wire value with every letter's case chosen at random.
+    st.sampled_from(["Valid", "Invalid"]).flatmap(
+        lambda word: st.lists(st.booleans(), min_size=len(word), max_size=len(word)).map(
+            lambda flips: "".join(
+                c.swapcase() if f else c for c, f in zip(word, flips, strict=True)
+            )
+        )
+    ),
+    st.sampled_from(
+        ["valid", "VALID", "invalid", "INVALID", "valid ", "\u017fvalid", "\u0130nvalid"]
+    ),
+)
+
+
+@given(_FEEDBACK_TEXT)
+def test_feedback_value_has_one_rule_for_every_entry_point(text: str) -> None:
+    # A text names a member exactly when it case-folds to that member's wire
+    # value; the enum, the validator and the request constructor all agree.
+    expected = next((m for m in FeedbackValue if m.value.casefold() == text.casefold()), None)
+    kwargs = {**GOOD, "feedback_value": text}
+    if expected is None:
+        with pytest.raises(ValueError, match="is not a valid FeedbackValue"):
+            FeedbackValue(text)
+        with pytest.raises(ValidationError) as info:
+            UpdateAuthEventFeedbackRequest(**kwargs)
+        assert info.value.field == "feedback_value"
+    else:
+        assert FeedbackValue(text) is expected
+        assert UpdateAuthEventFeedbackRequest(**kwargs).feedback_value is expected
+
+
 @given(cst.request_kwargs())
 def test_valid_inputs_build(kwargs: dict[str, Any]) -> None:
     request = UpdateAuthEventFeedbackRequest(**kwargs)
