@@ -280,8 +280,8 @@ def _header_dict(headers: Headers) -> dict[str, str]:
     items = headers.items() if hasattr(headers, "items") else headers
     out: dict[str, str] = {}
     for name, value in items:
-        key = name.decode("latin-1") if isinstance(name, bytes) else name
-        text = value.decode("latin-1") if isinstance(value, bytes) else value
+        key = name if isinstance(name, str) else name.decode("latin-1")
+        text = value if isinstance(value, str) else value.decode("latin-1")
         out.setdefault(key.lower(), text)
     return out
 
@@ -303,7 +303,7 @@ def _first_value(headers: Mapping[str, str], name: str) -> str | None:
     if raw is None:
         return None
     # Only HTTP's optional whitespace (RFC 9110 5.6.3) is trimmed.
-    return raw.split(",", 1)[0].strip(" \t") or None
+    return raw.partition(",")[0].strip(" \t") or None
 
 
 def _request_id(headers: Mapping[str, str]) -> str | None:
@@ -384,7 +384,9 @@ def parse_response(
     Total: for any input it returns or raises a ``CognitoError``.
     """
     h = _header_dict(headers)
-    request_id = _scrub(_request_id(h) or "", secrets) or None
+    request_id = _request_id(h)
+    if request_id is not None:
+        request_id = _scrub(request_id, secrets)
     if 200 <= status_code < 300:
         _check_success_body(status_code, body, request_id, truncated=truncated)
         return UpdateAuthEventFeedbackResponse(request_id=request_id, status_code=status_code)
