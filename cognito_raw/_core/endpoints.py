@@ -363,7 +363,9 @@ def service_url(
     through ``resolve_endpoint``; both raise ``ValidationError``.
     """
     key = (region, endpoint_url, bool(use_fips), bool(use_dualstack), bool(allow_http))
-    if type(region) in (str, type(None)) and type(endpoint_url) in (str, type(None)):
+    if (region is None or type(region) is str) and (
+        endpoint_url is None or type(endpoint_url) is str
+    ):
         return _cached_service_url(*key)
     return _service_url(*key)
 
