@@ -100,7 +100,7 @@ import os
 import threading
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -182,15 +182,24 @@ def _pool_problems(client: Client | AsyncClient) -> list[str]:
     return [f"{len(busy)} connections busy: {busy}"] if busy else []
 
 
-def call_sync(client: Client) -> Outcome:
+def blocking_outcome(
+    send: Callable[[], UpdateAuthEventFeedbackResponse], pool_problems: Callable[[], list[str]]
+) -> Outcome:
+    """One blocking call, timed: its result or error, then what its pool was left with."""
     result = error = None
     started = time.monotonic()
     try:
-        result = client.update_auth_event_feedback(**FEEDBACK)
+        result = send()
     except CognitoError as exc:
         error = exc
     elapsed = time.monotonic() - started
-    return Outcome(result, error, elapsed, _pool_problems(client))
+    return Outcome(result, error, elapsed, pool_problems())
+
+
+def call_sync(client: Client) -> Outcome:
+    return blocking_outcome(
+        lambda: client.update_auth_event_feedback(**FEEDBACK), lambda: _pool_problems(client)
+    )
 
 
 async def call_async(client: AsyncClient) -> Outcome:

@@ -66,6 +66,7 @@ from tests.test_faults import (
     TIMEOUT,
     Outcome,
     Row,
+    blocking_outcome,
     check_outcome,
     peak_memory,
     resources,
@@ -110,15 +111,11 @@ def _read_head(conn: socket.socket) -> bytes | None:
 
 
 def call(client: stdlib.Client) -> Outcome:
-    result = error = None
-    started = time.monotonic()
-    try:
-        result = client.update_auth_event_feedback(**FEEDBACK)
-    except CognitoError as exc:
-        error = exc
-    elapsed = time.monotonic() - started
-    busy = client._pool.in_use
-    return Outcome(result, error, elapsed, [f"{busy} connections in use"] if busy else [])
+    def pool_problems() -> list[str]:
+        busy = client._pool.in_use
+        return [f"{busy} connections in use"] if busy else []
+
+    return blocking_outcome(lambda: client.update_auth_event_feedback(**FEEDBACK), pool_problems)
 
 
 def calls(url: str, n: int = 1) -> list[Outcome]:
